@@ -1,0 +1,79 @@
+/* airlock: keep a program inside its network policy.  main() only dispatches. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"check", cmd_check, "say whether names or addresses are allowed, and by which rule"},
+	{"profiles", cmd_profiles, "list profiles, or show one's effective rules"},
+};
+
+static void usage(FILE *out)
+{
+	fputs("Usage: airlock COMMAND [OPTIONS] [ARGS]\n"
+	      "\n"
+	      "airlock decides what a sandboxed program may reach on the network.\n"
+	      "\n"
+	      "Commands:\n",
+	      out);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("  help       show this help, or a command's: airlock help COMMAND\n"
+	      "\n"
+	      "Options:\n"
+	      "  -h, --help     show this help\n"
+	      "  -V, --version  print the version\n",
+	      out);
+}
+
+static const struct command *find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *name = argv[1];
+	if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0) {
+		printf("airlock %s\n", AIRLOCK_VERSION);
+		return 0;
+	}
+	if (strcmp(name, "help") == 0) {
+		if (argc < 3) {
+			usage(stdout);
+			return 0;
+		}
+		const struct command *c = find(argv[2]);
+		if (!c) {
+			fprintf(stderr, "airlock: no command '%s'\n", argv[2]);
+			return EXIT_USAGE;
+		}
+		char *help_argv[] = {argv[2], (char *)"--help", NULL};
+		return c->run(2, help_argv);
+	}
+	const struct command *c = find(name);
+	if (!c) {
+		fprintf(stderr, "airlock: no command '%s'; try 'airlock --help'\n", name);
+		return EXIT_USAGE;
+	}
+	return c->run(argc - 1, argv + 1);
+}
