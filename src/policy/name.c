@@ -45,20 +45,31 @@ static int idn_to_ascii(const char *in, size_t len, char *out, size_t out_size, 
 	return 0;
 }
 
-/* A label written as punycode must decode, or two spellings could name "the
- * same" host for one component and different hosts for another. */
+/* A label written as punycode must decode to a valid IDN and encode back to
+ * exactly itself, or two spellings could name "the same" host for one
+ * component and different hosts for another. */
 static int check_punycode_label(const char *label, size_t len, struct diag *d)
 {
 	char buf[NAME_LABEL_MAX + 1];
 	char *unicode = NULL;
+	uint8_t *back = NULL;
 
 	memcpy(buf, label, len);
 	buf[len] = '\0';
 	int rc = idn2_to_unicode_8z8z(buf, &unicode, 0);
+	if (rc == IDN2_OK)
+		rc = idn2_lookup_u8((const uint8_t *)unicode, &back,
+				    IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+	bool same = rc == IDN2_OK && strcmp((const char *)back, buf) == 0;
 	idn2_free(unicode);
+	idn2_free(back);
 	if (rc != IDN2_OK)
 		return diag_fail(d, -EINVAL, "label '%s' is not valid punycode (%s)", buf,
 				 idn2_strerror(rc));
+	if (!same)
+		return diag_fail(d, -EINVAL,
+				 "label '%s' is not valid punycode (not the canonical encoding)",
+				 buf);
 	return 0;
 }
 

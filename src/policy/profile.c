@@ -417,10 +417,24 @@ static int load(struct policy_builder *b, const char *name, const struct profile
 			 name, builtins, name, searched[0] ? searched : "no directories");
 }
 
+/* Checked once the whole chain is read: a child may turn the network off
+ * under rules its parent allowed. */
+static int check_complete(const struct policy_builder *b, const struct profile *prof,
+			  struct diag *d)
+{
+	if (policy_builder_network_none(b) && policy_builder_count(b, ACTION_ALLOW) > 0)
+		return diag_fail(d, -EINVAL,
+				 "%s: network = none, so its allow rules cannot apply; extend "
+				 "strict to allow only chosen hosts",
+				 prof->source);
+	return 0;
+}
+
 int profile_load(struct policy_builder *b, const char *name, const struct profile_paths *pp,
 		 struct profile *ret, struct diag *d)
 {
-	return load(b, name, pp, NULL, ret, d);
+	int r = load(b, name, pp, NULL, ret, d);
+	return r < 0 ? r : check_complete(b, ret, d);
 }
 
 int profile_load_text(struct policy_builder *b, const char *text, size_t len, const char *source,
@@ -429,7 +443,8 @@ int profile_load_text(struct policy_builder *b, const char *text, size_t len, co
 	memset(ret, 0, sizeof(*ret));
 	name_from_path(source, ret->name);
 	snprintf(ret->source, sizeof(ret->source), "%s", source);
-	return parse_text(b, text, len, source, pp, NULL, ret, d);
+	int r = parse_text(b, text, len, source, pp, NULL, ret, d);
+	return r < 0 ? r : check_complete(b, ret, d);
 }
 
 /* ---- listing ------------------------------------------------------------ */

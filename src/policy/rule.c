@@ -172,14 +172,16 @@ static bool looks_like_address(const char *s, size_t len)
 	/* Digits, dots, hex and colons only, with a colon or all-digit dotted form:
 	 * worth an address parse and an address-specific error message. */
 	bool colon = memchr(s, ':', len) != NULL;
+	bool digit = false;
 	for (size_t i = 0; i < len; i++) {
+		digit = digit || (s[i] >= '0' && s[i] <= '9');
 		char c = s[i];
 		bool ok = (c >= '0' && c <= '9') || c == '.' || c == '/' ||
 			  (colon && (c == ':' || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
 		if (!ok)
 			return false;
 	}
-	return len > 0;
+	return digit || colon;
 }
 
 int rule_parse(const char *text, size_t len, struct rule *ret, struct diag *d)
