@@ -293,7 +293,8 @@ static uint64_t random_seed(void)
 
 int policy_compile(struct policy_builder *b, struct policy **ret, struct diag *d)
 {
-	_cleanup_(policy_builder_freep) struct policy_builder *owned = b;
+	/* Consumed whatever the outcome: the builder is freed on every return. */
+	_cleanup_(policy_builder_freep) struct policy_builder *consumed _unused_ = b;
 	_cleanup_(policy_unrefp) struct policy *p = NULL;
 	int r;
 
