@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(d.msg[0] != '\0');
 	else
 		FUZZ_ASSERT(count == policy_builder_count(b, ACTION_ALLOW) +
-					     policy_builder_count(b, ACTION_BLOCK));
+		                             policy_builder_count(b, ACTION_BLOCK));
 	policy_builder_free(b);
 	return 0;
 }

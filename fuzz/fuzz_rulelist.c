@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!b)
 		return 0;
 	if (rulelist_load_text(b, ACTION_BLOCK, (const char *)data, size, "fuzz.list", &count,
-			       &d) != 0) {
+	                       &d) != 0) {
 		FUZZ_ASSERT(d.msg[0] != '\0');
 		policy_builder_free(b);
 		return 0;

@@ -6,22 +6,22 @@
 #include "cli/cli.h"
 
 static const char check_help[] =
-	"Usage: airlock check [OPTIONS] TARGET...\n"
-	"\n"
-	"Say whether each TARGET would be allowed, and which rule decided, without\n"
-	"sending any traffic.  TARGET is NAME[:PORT], IP[:PORT] or [IPv6]:PORT.\n"
-	"Without a port the question is whether any port is allowed, which is what\n"
-	"the DNS filter asks before it answers for a name.\n"
-	"\n" POLICY_ARGS_HELP "\n"
-	"Output:\n"
-	"      --json                  one JSON object per target, one a line\n"
-	"  -h, --help                  show this help\n"
-	"\n"
-	"Exit status: 0 when every target is allowed, 1 when any is blocked,\n"
-	"2 for bad usage or configuration.\n"
-	"\n"
-	"Example:\n"
-	"  airlock check --profile strict --allow '*.github.com' api.github.com github.com\n";
+        "Usage: airlock check [OPTIONS] TARGET...\n"
+        "\n"
+        "Say whether each TARGET would be allowed, and which rule decided, without\n"
+        "sending any traffic.  TARGET is NAME[:PORT], IP[:PORT] or [IPv6]:PORT.\n"
+        "Without a port the question is whether any port is allowed, which is what\n"
+        "the DNS filter asks before it answers for a name.\n"
+        "\n" POLICY_ARGS_HELP "\n"
+        "Output:\n"
+        "      --json                  one JSON object per target, one a line\n"
+        "  -h, --help                  show this help\n"
+        "\n"
+        "Exit status: 0 when every target is allowed, 1 when any is blocked,\n"
+        "2 for bad usage or configuration.\n"
+        "\n"
+        "Example:\n"
+        "  airlock check --profile strict --allow '*.github.com' api.github.com github.com\n";
 
 struct verdict_row {
 	char target[RULE_TEXT_SIZE];
@@ -33,7 +33,7 @@ struct verdict_row {
 };
 
 static void describe(const struct policy *p, const struct profile *prof, const struct target *t,
-		     struct verdict_row *row)
+                     struct verdict_row *row)
 {
 	target_format(t, row->target, sizeof(row->target));
 	policy_decide(p, t, &row->d);
@@ -51,43 +51,43 @@ static void describe(const struct policy *p, const struct profile *prof, const s
 	case DECIDED_BY_DEFAULT:
 		snprintf(row->decided, sizeof(row->decided), "default");
 		snprintf(row->origin, sizeof(row->origin), "profile %s (default = %s)", prof->name,
-			 policy_default(p) == ACTION_ALLOW ? "allow" : "block");
+		         policy_default(p) == ACTION_ALLOW ? "allow" : "block");
 		break;
 	case DECIDED_BY_NO_NETWORK:
 		snprintf(row->decided, sizeof(row->decided), "no network");
 		snprintf(row->origin, sizeof(row->origin), "profile %s (network = none)",
-			 prof->name);
+		         prof->name);
 		break;
 	}
 }
 
 static void print_json(const struct verdict_row *row, const struct target *t,
-		       const struct profile *prof)
+                       const struct profile *prof)
 {
 	static const char *const by[] = {"rule", "default", "no-network"};
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "target", json_object_new_string(row->target));
 	json_object_object_add(o, t->is_addr ? "address" : "name",
-			       json_object_new_string(t->is_addr ? row->target : t->name));
+	                       json_object_new_string(t->is_addr ? row->target : t->name));
 	json_object_object_add(o, "port", json_object_new_int(t->port));
 	json_object_object_add(o, "verdict", json_object_new_string(row->verdict));
 	json_object_object_add(o, "decided_by", json_object_new_string(by[row->d.by]));
-	json_object_object_add(o, "rule",
-			       row->rule[0] ? json_object_new_string(row->rule) : NULL);
+	json_object_object_add(o, "rule", row->rule[0] ? json_object_new_string(row->rule) : NULL);
 	json_object_object_add(o, "origin", json_object_new_string(row->origin));
 	json_object_object_add(o, "profile", json_object_new_string(prof->name));
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                               JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 
 int cmd_check(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		POLICY_ARGS_LONGOPTS,
-		{"json", no_argument, NULL, OPT_JSON},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	        POLICY_ARGS_LONGOPTS,
+	        {"json", no_argument, NULL, OPT_JSON},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	_cleanup_(policy_unrefp) struct policy *policy = NULL;
 	_cleanup_free_ struct target *targets = NULL;

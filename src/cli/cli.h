@@ -65,16 +65,18 @@ enum {
 #define POLICY_ARGS_SHORTOPTS "p:a:b:"
 #define POLICY_ARGS_LONGOPTS                                                                       \
 	{"profile", required_argument, NULL, 'p'}, {"allow", required_argument, NULL, 'a'},        \
-		{"block", required_argument, NULL, 'b'},                                           \
-		{"allow-file", required_argument, NULL, OPT_ALLOW_FILE},                           \
-		{"block-file", required_argument, NULL, OPT_BLOCK_FILE},                           \
-		{"default", required_argument, NULL, OPT_DEFAULT},                                 \
-		{"claude-settings", required_argument, NULL, OPT_CLAUDE_SETTINGS},                 \
-		{"claude", no_argument, NULL, OPT_CLAUDE}
+	        {"block", required_argument, NULL, 'b'},                                           \
+	        {"allow-file", required_argument, NULL, OPT_ALLOW_FILE},                           \
+	        {"block-file", required_argument, NULL, OPT_BLOCK_FILE},                           \
+	        {"default", required_argument, NULL, OPT_DEFAULT},                                 \
+	        {"claude-settings", required_argument, NULL, OPT_CLAUDE_SETTINGS},                 \
+	{                                                                                          \
+		"claude", no_argument, NULL, OPT_CLAUDE                                            \
+	}
 
 #define POLICY_ARGS_HELP                                                                           \
 	"Policy:\n"                                                                                \
-	"  -p, --profile NAME|FILE     profile to start from (default: standard);\n"              \
+	"  -p, --profile NAME|FILE     profile to start from (default: standard);\n"               \
 	"                              `airlock profiles` lists them\n"                            \
 	"  -a, --allow RULE            allow RULE (repeatable)\n"                                  \
 	"  -b, --block RULE            block RULE (repeatable)\n"                                  \
@@ -88,7 +90,7 @@ enum {
 	"                              ~/.claude/settings.json, where they exist\n"                \
 	"\n"                                                                                       \
 	"Rules: example.com (that name), *.example.com (names below it, not itself),\n"            \
-	".example.com (both), 192.0.2.0/24, 2001:db8::/32, each with an optional\n"               \
+	".example.com (both), 192.0.2.0/24, 2001:db8::/32, each with an optional\n"                \
 	":PORT or :LOW-HIGH ([2001:db8::/32]:443).  The most specific rule wins;\n"                \
 	"on a tie, block wins.  Full reference: docs/rules.md.\n"
 
@@ -102,6 +104,6 @@ int policy_args_option(struct policy_args *a, const char *cmd, int opt, const ch
 /* Load the profile, then Claude settings, rule files and command-line rules in
  * that order, apply --default and compile.  Prints errors; returns 0 or -1. */
 int policy_args_build(const struct policy_args *a, const char *cmd, struct profile *ret_profile,
-		      struct policy **ret);
+                      struct policy **ret);
 
 #endif

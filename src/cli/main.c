@@ -12,8 +12,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"check", cmd_check, "say whether names or addresses are allowed, and by which rule"},
-	{"profiles", cmd_profiles, "list profiles, or show one's effective rules"},
+        {"check", cmd_check, "say whether names or addresses are allowed, and by which rule"},
+        {"profiles", cmd_profiles, "list profiles, or show one's effective rules"},
 };
 
 static void usage(FILE *out)

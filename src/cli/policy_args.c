@@ -1,8 +1,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -43,7 +43,7 @@ void policy_args_done(struct policy_args *a)
 }
 
 static int push(struct policy_args *a, const char *cmd, enum policy_item_type type,
-		enum action action, const char *arg)
+                enum action action, const char *arg)
 {
 	struct policy_item *items = reallocarray(a->items, a->n_items + 1, sizeof(*items));
 	if (!items) {
@@ -90,7 +90,7 @@ int policy_args_option(struct policy_args *a, const char *cmd, int opt, const ch
 }
 
 static int add_item(struct policy_builder *b, const struct policy_item *it, uint32_t cmdline,
-		    struct diag *d)
+                    struct diag *d)
 {
 	struct rule r;
 	int ret;
@@ -102,7 +102,7 @@ static int add_item(struct policy_builder *b, const struct policy_item *it, uint
 			ret = policy_builder_add(b, it->action, &r, cmdline, 0);
 		if (ret < 0)
 			diag_prefix(d, "--%s %s: ", it->action == ACTION_ALLOW ? "allow" : "block",
-				    it->arg);
+			            it->arg);
 		return ret;
 	case POLICY_ITEM_FILE:
 		return rulelist_load_file(b, it->action, it->arg, NULL, d);
@@ -113,7 +113,7 @@ static int add_item(struct policy_builder *b, const struct policy_item *it, uint
 }
 
 int policy_args_build(const struct policy_args *a, const char *cmd, struct profile *ret_profile,
-		      struct policy **ret)
+                      struct policy **ret)
 {
 	_cleanup_(policy_builder_freep) struct policy_builder *b = policy_builder_new();
 	struct profile_paths pp;

@@ -5,21 +5,21 @@
 #include "cli/cli.h"
 
 static const char profiles_help[] =
-	"Usage: airlock profiles [--help]\n"
-	"       airlock profiles show NAME|FILE\n"
-	"\n"
-	"Without arguments, list every profile airlock can find - the built-in ones,\n"
-	"then NAME.conf files in the search directories - with its default, its rule\n"
-	"counts and where it comes from.  `show` prints a profile's effective rules\n"
-	"(after `extends` and `remove`), each with the file and line it comes from.\n"
-	"\n"
-	"Search directories, in order after the built-in profiles:\n"
-	"  $AIRLOCK_PROFILE_PATH (colon-separated) if set, otherwise\n"
-	"  $XDG_CONFIG_HOME/airlock/profiles (or ~/.config/airlock/profiles),\n"
-	"  /etc/airlock/profiles, ./profiles\n";
+        "Usage: airlock profiles [--help]\n"
+        "       airlock profiles show NAME|FILE\n"
+        "\n"
+        "Without arguments, list every profile airlock can find - the built-in ones,\n"
+        "then NAME.conf files in the search directories - with its default, its rule\n"
+        "counts and where it comes from.  `show` prints a profile's effective rules\n"
+        "(after `extends` and `remove`), each with the file and line it comes from.\n"
+        "\n"
+        "Search directories, in order after the built-in profiles:\n"
+        "  $AIRLOCK_PROFILE_PATH (colon-separated) if set, otherwise\n"
+        "  $XDG_CONFIG_HOME/airlock/profiles (or ~/.config/airlock/profiles),\n"
+        "  /etc/airlock/profiles, ./profiles\n";
 
 static void list_row(const struct profile *p, const struct policy_builder *b, int err,
-		     const struct diag *d, void *ctx)
+                     const struct diag *d, void *ctx)
 {
 	(void)ctx;
 	if (err < 0) {
@@ -27,9 +27,9 @@ static void list_row(const struct profile *p, const struct policy_builder *b, in
 		       p->source[0] ? p->source : "-", "", d->msg);
 		return;
 	}
-	const char *def = policy_builder_network_none(b)            ? "none"
-			  : policy_builder_default(b) == ACTION_ALLOW ? "allow"
-								      : "block";
+	const char *def = policy_builder_network_none(b)              ? "none"
+	                  : policy_builder_default(b) == ACTION_ALLOW ? "allow"
+	                                                              : "block";
 	printf("%-12s  %-7s  %5zu  %5zu  %-24s  %s\n", p->name, def,
 	       policy_builder_count(b, ACTION_ALLOW), policy_builder_count(b, ACTION_BLOCK),
 	       p->source, p->description);
@@ -87,8 +87,8 @@ static int show(const char *name)
 int cmd_profiles(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	int opt;
 
@@ -114,6 +114,6 @@ int cmd_profiles(int argc, char **argv)
 		cli_error("profiles", "usage: airlock profiles show NAME|FILE");
 	else
 		cli_error("profiles", "unknown argument '%s'; try 'airlock profiles --help'",
-			  argv[optind]);
+		          argv[optind]);
 	return EXIT_USAGE;
 }

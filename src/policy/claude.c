@@ -34,7 +34,7 @@ static void line_col(const char *text, size_t offset, unsigned *line, unsigned *
 }
 
 static int parse_json(const char *text, size_t len, const char *source, json_object **ret,
-		      struct diag *d)
+                      struct diag *d)
 {
 	_cleanup_(json_tokener_freep) json_tokener *tok = json_tokener_new_ex(CLAUDE_JSON_DEPTH);
 	unsigned line, col;
@@ -54,13 +54,13 @@ static int parse_json(const char *text, size_t len, const char *source, json_obj
 		/* Input ended inside a value. */
 		line_col(text, len, &line, &col);
 		return diag_fail(d, -EINVAL, "%s:%u:%u: invalid JSON: unexpected end of file",
-				 source, line, col);
+		                 source, line, col);
 	}
 	if (!obj || jerr != json_tokener_success) {
 		line_col(text, json_tokener_get_parse_end(tok), &line, &col);
 		json_object_put(obj);
 		return diag_fail(d, -EINVAL, "%s:%u:%u: invalid JSON: %s", source, line, col,
-				 json_tokener_error_desc(jerr));
+		                 json_tokener_error_desc(jerr));
 	}
 	/* Only whitespace may follow the document. */
 	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
@@ -68,9 +68,9 @@ static int parse_json(const char *text, size_t len, const char *source, json_obj
 			line_col(text, i, &line, &col);
 			json_object_put(obj);
 			return diag_fail(d, -EINVAL,
-					 "%s:%u:%u: invalid JSON: text after the end of the "
-					 "document",
-					 source, line, col);
+			                 "%s:%u:%u: invalid JSON: text after the end of the "
+			                 "document",
+			                 source, line, col);
 		}
 	}
 	*ret = obj;
@@ -91,13 +91,14 @@ static const char *webfetch_domain(const char *entry, size_t *ret_len)
 }
 
 static int import_list(struct policy_builder *b, json_object *perms, const char *key,
-		       enum action action, const char *source, uint32_t origin, size_t *count,
-		       struct diag *d)
+                       enum action action, const char *source, uint32_t origin, size_t *count,
+                       struct diag *d)
 {
 	char esc[DIAG_ESCAPE_SIZE];
 	json_object *list;
 
-	if (!json_object_object_get_ex(perms, key, &list) || json_object_is_type(list, json_type_null))
+	if (!json_object_object_get_ex(perms, key, &list) ||
+	    json_object_is_type(list, json_type_null))
 		return 0;
 	if (!json_object_is_type(list, json_type_array))
 		return diag_fail(d, -EINVAL, "%s: permissions.%s is not a list", source, key);
@@ -106,7 +107,7 @@ static int import_list(struct policy_builder *b, json_object *perms, const char 
 		json_object *item = json_object_array_get_idx(list, i);
 		if (!json_object_is_type(item, json_type_string))
 			return diag_fail(d, -EINVAL, "%s: permissions.%s[%zu] is not a string",
-					 source, key, i);
+			                 source, key, i);
 		const char *s = json_object_get_string(item);
 		size_t len;
 		const char *domain = webfetch_domain(s, &len);
@@ -115,14 +116,14 @@ static int import_list(struct policy_builder *b, json_object *perms, const char 
 		struct rule r;
 		struct diag rd;
 		int ret = rule_parse(domain, len, &r, &rd);
-		if (ret == 0 && (r.kind == RULE_CIDR || r.kind == RULE_DOMAIN ||
-				 !port_range_is_any(r.ports)))
+		if (ret == 0 &&
+		    (r.kind == RULE_CIDR || r.kind == RULE_DOMAIN || !port_range_is_any(r.ports)))
 			ret = diag_fail(&rd, -EINVAL,
-					"WebFetch takes a host name or *.name, not '%s'",
-					diag_escape(domain, len, esc, sizeof(esc)));
+			                "WebFetch takes a host name or *.name, not '%s'",
+			                diag_escape(domain, len, esc, sizeof(esc)));
 		if (ret < 0)
 			return diag_fail(d, ret, "%s: permissions.%s[%zu]: %s", source, key, i,
-					 rd.msg);
+			                 rd.msg);
 		/* Parsed JSON has no line numbers: the origin names the file only. */
 		ret = policy_builder_add(b, action, &r, origin, 0);
 		if (ret < 0)
@@ -133,7 +134,7 @@ static int import_list(struct policy_builder *b, json_object *perms, const char 
 }
 
 int claude_import_text(struct policy_builder *b, const char *text, size_t len, const char *source,
-		       size_t *ret_count, struct diag *d)
+                       size_t *ret_count, struct diag *d)
 {
 	_cleanup_(json_putp) json_object *root = NULL;
 	json_object *perms;
@@ -150,7 +151,7 @@ int claude_import_text(struct policy_builder *b, const char *text, size_t len, c
 	    !json_object_is_type(perms, json_type_null)) {
 		if (!json_object_is_type(perms, json_type_object))
 			return diag_fail(d, -EINVAL, "%s: \"permissions\" is not an object",
-					 source);
+			                 source);
 		char label[4200];
 		snprintf(label, sizeof(label), "Claude settings %s", source);
 		r = policy_builder_origin(b, label, &origin);
@@ -168,7 +169,7 @@ int claude_import_text(struct policy_builder *b, const char *text, size_t len, c
 }
 
 int claude_import_file(struct policy_builder *b, const char *path, size_t *ret_count,
-		       struct diag *d)
+                       struct diag *d)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len;

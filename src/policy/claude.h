@@ -25,12 +25,12 @@
 /* Import from JSON text in memory; `source` labels the rules' origin.
  * *ret_count (if not NULL) receives the number of rules added. */
 int claude_import_text(struct policy_builder *b, const char *text, size_t len, const char *source,
-		       size_t *ret_count, struct diag *d);
+                       size_t *ret_count, struct diag *d);
 
 /* Import from a file.  A missing file is an error (-ENOENT) - callers that
  * probe the default locations check for existence first. */
 int claude_import_file(struct policy_builder *b, const char *path, size_t *ret_count,
-		       struct diag *d);
+                       struct diag *d);
 
 /* The default locations, in order: WORKSPACE/.claude/settings.json,
  * WORKSPACE/.claude/settings.local.json, $HOME/.claude/settings.json.

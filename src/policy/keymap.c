@@ -1,11 +1,9 @@
 #include "policy/keymap.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Each key is stored as a 2-byte length then its bytes. */
-#define KEY_HEADER 2
 
 uint64_t keymap_hash(const struct keymap *m, const void *key, size_t len)
 {
@@ -16,40 +14,37 @@ uint64_t keymap_hash(const struct keymap *m, const void *key, size_t len)
 	return keymap_hash_finish(h, len);
 }
 
-void keymap_init(struct keymap *m, uint64_t seed)
+void keymap_init(struct keymap *m, const char *base, uint64_t seed)
 {
 	memset(m, 0, sizeof(*m));
+	m->base = base;
 	m->seed = seed;
 }
 
 void keymap_done(struct keymap *m)
 {
 	free(m->slots);
-	free(m->arena);
-	memset(m, 0, sizeof(*m));
+	m->slots = NULL;
+	m->mask = 0;
+	m->count = 0;
 }
 
-static const char *slot_key(const struct keymap *m, const struct keymap_slot *s, size_t *len)
+static int resize(struct keymap *m, size_t cap)
 {
-	const unsigned char *p = (const unsigned char *)m->arena + s->key_off;
-	*len = (size_t)p[0] | (size_t)p[1] << 8;
-	return (const char *)p + KEY_HEADER;
-}
-
-static int grow_slots(struct keymap *m)
-{
-	size_t cap = m->slots ? (m->mask + 1) * 2 : 64;
 	struct keymap_slot *slots = calloc(cap, sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
 	if (m->slots) {
 		for (size_t i = 0; i <= m->mask; i++) {
-			if (!m->slots[i].hash)
+			const struct keymap_slot *s = &m->slots[i];
+			if (!s->key_len)
 				continue;
-			size_t j = m->slots[i].hash & (cap - 1);
-			while (slots[j].hash)
+			/* The index bits are gone with the low half; rehash the key. */
+			uint64_t h = keymap_hash(m, m->base + s->key_off, s->key_len);
+			size_t j = h & (cap - 1);
+			while (slots[j].key_len)
 				j = (j + 1) & (cap - 1);
-			slots[j] = m->slots[i];
+			slots[j] = *s;
 		}
 	}
 	free(m->slots);
@@ -58,58 +53,47 @@ static int grow_slots(struct keymap *m)
 	return 0;
 }
 
-static int arena_append(struct keymap *m, const void *key, size_t len, uint32_t *ret_off)
+/* Keep the load factor at or under 1/2: probes stay short even for misses. */
+int keymap_reserve(struct keymap *m, size_t n)
 {
-	size_t need = m->arena_len + KEY_HEADER + len;
-	if (len > 0xffff || need > UINT32_MAX)
-		return -E2BIG;
-	if (need > m->arena_cap) {
-		size_t cap = m->arena_cap ? m->arena_cap * 2 : 4096;
-		while (cap < need)
-			cap *= 2;
-		char *a = realloc(m->arena, cap);
-		if (!a)
-			return -ENOMEM;
-		m->arena = a;
-		m->arena_cap = cap;
-	}
-	unsigned char *p = (unsigned char *)m->arena + m->arena_len;
-	p[0] = (unsigned char)(len & 0xff);
-	p[1] = (unsigned char)(len >> 8);
-	memcpy(p + KEY_HEADER, key, len);
-	*ret_off = (uint32_t)m->arena_len;
-	m->arena_len = need;
-	return 0;
+	size_t cap = m->slots ? m->mask + 1 : 64;
+	while (n * 2 > cap)
+		cap *= 2;
+	return m->slots && cap == m->mask + 1 ? 0 : resize(m, cap);
 }
 
-int keymap_upsert(struct keymap *m, const void *key, size_t len, uint32_t **ret_value)
+static bool slot_is(const struct keymap *m, const struct keymap_slot *s, uint32_t tag,
+                    const void *key, size_t len)
 {
-	int r;
+	return s->tag == tag && s->key_len == len && memcmp(m->base + s->key_off, key, len) == 0;
+}
 
-	/* Keep the load factor at or under 1/2: probes stay short even for misses. */
-	if (!m->slots || (m->count + 1) * 2 > m->mask + 1) {
-		r = grow_slots(m);
-		if (r < 0)
-			return r;
-	}
-	uint64_t h = keymap_hash(m, key, len);
+int keymap_upsert(struct keymap *m, uint32_t off, size_t len, uint32_t **ret_value)
+{
+	if (len == 0 || len > KEYMAP_KEY_MAX)
+		return -EINVAL;
+	return keymap_upsert_hashed(m, keymap_hash(m, m->base + off, len), off, len, ret_value);
+}
+
+int keymap_upsert_hashed(struct keymap *m, uint64_t h, uint32_t off, size_t len,
+                         uint32_t **ret_value)
+{
+	if (len == 0 || len > KEYMAP_KEY_MAX)
+		return -EINVAL;
+	int r = keymap_reserve(m, m->count + 1);
+	if (r < 0)
+		return r;
+	const char *key = m->base + off;
+	uint32_t tag = (uint32_t)(h >> 32);
 	size_t i = h & m->mask;
-	for (; m->slots[i].hash; i = (i + 1) & m->mask) {
-		size_t klen;
-		const char *k;
-		if (m->slots[i].hash != h)
-			continue;
-		k = slot_key(m, &m->slots[i], &klen);
-		if (klen == len && memcmp(k, key, len) == 0) {
+	for (; m->slots[i].key_len; i = (i + 1) & m->mask) {
+		if (slot_is(m, &m->slots[i], tag, key, len)) {
 			*ret_value = &m->slots[i].value;
 			return 0;
 		}
 	}
-	uint32_t off;
-	r = arena_append(m, key, len, &off);
-	if (r < 0)
-		return r;
-	m->slots[i] = (struct keymap_slot){.hash = h, .key_off = off, .value = KEYMAP_NONE};
+	m->slots[i] = (struct keymap_slot){
+	        .tag = tag, .key_off = off, .value = KEYMAP_NONE, .key_len = (uint16_t)len};
 	m->count++;
 	*ret_value = &m->slots[i].value;
 	return 0;
@@ -119,19 +103,14 @@ uint32_t keymap_get_hashed(const struct keymap *m, uint64_t hash, const void *ke
 {
 	if (!m->slots)
 		return KEYMAP_NONE;
-	for (size_t i = hash & m->mask; m->slots[i].hash; i = (i + 1) & m->mask) {
-		size_t klen;
-		const char *k;
-		if (m->slots[i].hash != hash)
-			continue;
-		k = slot_key(m, &m->slots[i], &klen);
-		if (klen == len && memcmp(k, key, len) == 0)
+	uint32_t tag = (uint32_t)(hash >> 32);
+	for (size_t i = hash & m->mask; m->slots[i].key_len; i = (i + 1) & m->mask)
+		if (slot_is(m, &m->slots[i], tag, key, len))
 			return m->slots[i].value;
-	}
 	return KEYMAP_NONE;
 }
 
 size_t keymap_memory(const struct keymap *m)
 {
-	return (m->slots ? (m->mask + 1) * sizeof(*m->slots) : 0) + m->arena_cap;
+	return m->slots ? (m->mask + 1) * sizeof(*m->slots) : 0;
 }

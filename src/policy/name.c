@@ -1,6 +1,5 @@
 #include "policy/name.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <idn2.h>
 #include <stdbool.h>
@@ -31,14 +30,15 @@ static int idn_to_ascii(const char *in, size_t len, char *out, size_t out_size, 
 	rc = idn2_lookup_u8((const uint8_t *)input, &ascii, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
 	if (rc != IDN2_OK)
 		return diag_fail(d, -EINVAL,
-				 "'%s' is not a valid internationalised name (%s); write it in "
-				 "punycode (xn--...) if it is one",
-				 diag_escape(in, len, esc, sizeof(esc)), idn2_strerror(rc));
+		                 "'%s' is not a valid internationalised name (%s); write it in "
+		                 "punycode (xn--...) if it is one",
+		                 diag_escape(in, len, esc, sizeof(esc)), idn2_strerror(rc));
 	size_t n = strlen((char *)ascii);
 	if (n >= out_size) {
 		idn2_free(ascii);
-		return diag_fail(d, -EINVAL, "'%s' is longer than %d bytes once converted to punycode",
-				 diag_escape(in, len, esc, sizeof(esc)), NAME_MAX_LEN);
+		return diag_fail(d, -EINVAL,
+		                 "'%s' is longer than %d bytes once converted to punycode",
+		                 diag_escape(in, len, esc, sizeof(esc)), NAME_MAX_LEN);
 	}
 	memcpy(out, ascii, n + 1);
 	idn2_free(ascii);
@@ -59,30 +59,40 @@ static int check_punycode_label(const char *label, size_t len, struct diag *d)
 	int rc = idn2_to_unicode_8z8z(buf, &unicode, 0);
 	if (rc == IDN2_OK)
 		rc = idn2_lookup_u8((const uint8_t *)unicode, &back,
-				    IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+		                    IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
 	bool same = rc == IDN2_OK && strcmp((const char *)back, buf) == 0;
 	idn2_free(unicode);
 	idn2_free(back);
 	if (rc != IDN2_OK)
 		return diag_fail(d, -EINVAL, "label '%s' is not valid punycode (%s)", buf,
-				 idn2_strerror(rc));
+		                 idn2_strerror(rc));
 	if (!same)
 		return diag_fail(d, -EINVAL,
-				 "label '%s' is not valid punycode (not the canonical encoding)",
-				 buf);
+		                 "label '%s' is not valid punycode (not the canonical encoding)",
+		                 buf);
 	return 0;
 }
 
-static bool all_digits(const char *s, size_t len)
+/* inet_aton() reads "a.b.c.d", "a.b.c", "a.b" and "a", each part decimal,
+ * octal or 0x-hex, so a name is an address to it exactly when its last label
+ * is numeric: all digits, or 0x and hex digits. */
+static bool numeric_label(const char *s, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
-		if (s[i] < '0' || s[i] > '9')
+	size_t i = 0;
+	bool hex = len >= 2 && s[0] == '0' && s[1] == 'x';
+	if (hex)
+		i = 2;
+	for (; i < len; i++) {
+		char c = s[i];
+		bool ok = (c >= '0' && c <= '9') || (hex && c >= 'a' && c <= 'f');
+		if (!ok)
 			return false;
-	return len > 0;
+	}
+	return true;
 }
 
 int name_normalize(const char *in, size_t len, char out[static NAME_BUF_SIZE], size_t *ret_len,
-		   struct diag *d)
+                   struct diag *d)
 {
 	char esc[DIAG_ESCAPE_SIZE];
 	char converted[NAME_BUF_SIZE + 1];
@@ -92,11 +102,11 @@ int name_normalize(const char *in, size_t len, char out[static NAME_BUF_SIZE], s
 		return diag_fail(d, -EINVAL, "empty name");
 	if (len > NAME_INPUT_MAX)
 		return diag_fail(d, -EINVAL, "name of %zu bytes is longer than %d bytes", len,
-				 NAME_MAX_LEN);
+		                 NAME_MAX_LEN);
 	for (size_t i = 0; i < len; i++) {
 		if (in[i] == '\0')
 			return diag_fail(d, -EINVAL, "NUL byte at offset %zu in '%s'", i,
-					 diag_escape(in, len, esc, sizeof(esc)));
+			                 diag_escape(in, len, esc, sizeof(esc)));
 		if ((unsigned char)in[i] >= 0x80)
 			non_ascii = true;
 	}
@@ -116,7 +126,7 @@ int name_normalize(const char *in, size_t len, char out[static NAME_BUF_SIZE], s
 	}
 	if (len > NAME_MAX_LEN)
 		return diag_fail(d, -EINVAL, "name of %zu bytes is longer than %d bytes", len,
-				 NAME_MAX_LEN);
+		                 NAME_MAX_LEN);
 
 	size_t label_start = 0;
 	for (size_t i = 0; i <= len; i++) {
@@ -124,12 +134,12 @@ int name_normalize(const char *in, size_t len, char out[static NAME_BUF_SIZE], s
 			size_t label_len = i - label_start;
 			if (label_len == 0)
 				return diag_fail(d, -EINVAL, "empty label at offset %zu in '%s'", i,
-						 diag_escape(in, len, esc, sizeof(esc)));
+				                 diag_escape(in, len, esc, sizeof(esc)));
 			if (label_len > NAME_LABEL_MAX)
 				return diag_fail(d, -EINVAL,
-						 "label at offset %zu is %zu bytes long; a label "
-						 "holds at most %d",
-						 label_start, label_len, NAME_LABEL_MAX);
+				                 "label at offset %zu is %zu bytes long; a label "
+				                 "holds at most %d",
+				                 label_start, label_len, NAME_LABEL_MAX);
 			if (label_len >= 4 && memcmp(out + label_start, "xn--", 4) == 0) {
 				int r = check_punycode_label(out + label_start, label_len, d);
 				if (r < 0)
@@ -142,10 +152,11 @@ int name_normalize(const char *in, size_t len, char out[static NAME_BUF_SIZE], s
 		}
 		unsigned char c = ascii_lower((unsigned char)in[i]);
 		if (!is_name_byte(c))
-			return diag_fail(d, -EINVAL,
-					 "character '%s' at offset %zu is not allowed in a host name "
-					 "(letters, digits, '-' and '_' only)",
-					 diag_escape(in + i, 1, esc, sizeof(esc)), i);
+			return diag_fail(
+			        d, -EINVAL,
+			        "character '%s' at offset %zu is not allowed in a host name "
+			        "(letters, digits, '-' and '_' only)",
+			        diag_escape(in + i, 1, esc, sizeof(esc)), i);
 		out[i] = (char)c;
 	}
 	out[len] = '\0';
@@ -153,12 +164,11 @@ int name_normalize(const char *in, size_t len, char out[static NAME_BUF_SIZE], s
 	/* Refuse anything an address parser would take for an IPv4 literal. */
 	const char *last = memrchr(out, '.', len);
 	last = last ? last + 1 : out;
-	struct in_addr ignored;
-	if (all_digits(last, len - (size_t)(last - out)) || inet_aton(out, &ignored))
+	if (numeric_label(last, len - (size_t)(last - out)))
 		return diag_fail(d, -EINVAL,
-				 "'%s' reads as a numeric IPv4 address, not a host name; write "
-				 "addresses as dotted quads (192.0.2.1) or CIDRs",
-				 out);
+		                 "'%s' reads as a numeric IPv4 address, not a host name; write "
+		                 "addresses as dotted quads (192.0.2.1) or CIDRs",
+		                 out);
 
 	if (ret_len)
 		*ret_len = len;

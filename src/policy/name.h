@@ -35,7 +35,7 @@
  * output length.  On failure returns -EINVAL (or -ENOMEM) and says in `d`
  * what is wrong and at which byte offset or label; `out` is then undefined. */
 int name_normalize(const char *in, size_t len, char out[static NAME_BUF_SIZE], size_t *ret_len,
-		   struct diag *d);
+                   struct diag *d);
 
 /* Number of labels in a canonical name ("a.example.com" -> 3). */
 unsigned name_label_count(const char *name, size_t len);

@@ -7,21 +7,23 @@
 
 #include "policy/keymap.h"
 
-/* One rule, compact enough to hold millions.  The name (or the 16 address
- * bytes of a CIDR) lives in the text arena. */
+/* One rule, compact enough to hold millions (24 bytes).  Its key lives in
+ * the text arena: the canonical name, or for a CIDR the bytes
+ * [family][prefix length][address, 4 or 16 bytes] - the same bytes the
+ * CIDR index is keyed by, so the index needs no copy. */
 struct policy_rule {
-	uint8_t kind;   /* enum rule_kind */
-	uint8_t action; /* enum action */
-	uint8_t family; /* CIDR: 4 or 6 */
-	uint8_t prefix_len;
+	uint8_t kind;     /* enum rule_kind */
+	uint8_t action;   /* enum action */
+	uint8_t text_len; /* names are at most 253 bytes, CIDR keys 18 */
+	uint8_t removed;
 	uint16_t port_lo, port_hi;
-	uint16_t text_len;
-	bool removed;
 	uint32_t text_off;
-	uint32_t origin;
 	uint32_t line;
 	uint32_t next; /* compiled: next rule with the same key, or POLICY_NO_RULE */
+	uint16_t origin;
 };
+
+#define MAX_ORIGINS UINT16_MAX
 
 struct policy_builder {
 	struct policy_rule *rules;
@@ -52,6 +54,17 @@ struct policy {
 };
 
 /* ---- builder ---------------------------------------------------------- */
+
+#define CIDR_KEY_MAX 18
+
+static size_t cidr_key(uint8_t family, uint8_t len, const uint8_t *addr, uint8_t key[CIDR_KEY_MAX])
+{
+	size_t n = family == 4 ? 4 : 16;
+	key[0] = family;
+	key[1] = len;
+	memcpy(key + 2, addr, n);
+	return 2 + n;
+}
 
 struct policy_builder *policy_builder_new(void)
 {
@@ -86,6 +99,8 @@ int policy_builder_origin(struct policy_builder *b, const char *label, uint32_t 
 			return 0;
 		}
 	}
+	if (b->n_origins >= MAX_ORIGINS)
+		return -E2BIG;
 	char **o = reallocarray(b->origins, b->n_origins + 1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
@@ -119,17 +134,18 @@ static int text_append(struct policy_builder *b, const void *bytes, size_t len, 
 }
 
 int policy_builder_add(struct policy_builder *b, enum action action, const struct rule *r,
-		       uint32_t origin, uint32_t line)
+                       uint32_t origin, uint32_t line)
 {
 	struct policy_rule pr = {
-		.kind = (uint8_t)r->kind,
-		.action = (uint8_t)action,
-		.port_lo = r->ports.lo,
-		.port_hi = r->ports.hi,
-		.origin = origin,
-		.line = line,
-		.next = POLICY_NO_RULE,
+	        .kind = (uint8_t)r->kind,
+	        .action = (uint8_t)action,
+	        .port_lo = r->ports.lo,
+	        .port_hi = r->ports.hi,
+	        .origin = (uint16_t)origin,
+	        .line = line,
+	        .next = POLICY_NO_RULE,
 	};
+	uint8_t key[CIDR_KEY_MAX];
 	int ret;
 
 	if (b->n_rules - b->n_removed >= POLICY_MAX_RULES)
@@ -142,13 +158,14 @@ int policy_builder_add(struct policy_builder *b, enum action action, const struc
 		b->rules = rules;
 		b->cap_rules = cap;
 	}
+	if (origin >= b->n_origins)
+		return -EINVAL;
 	if (r->kind == RULE_CIDR) {
-		pr.family = r->prefix.family;
-		pr.prefix_len = r->prefix.len;
-		pr.text_len = 16;
-		ret = text_append(b, r->prefix.addr, 16, &pr.text_off);
+		pr.text_len =
+		        (uint8_t)cidr_key(r->prefix.family, r->prefix.len, r->prefix.addr, key);
+		ret = text_append(b, key, pr.text_len, &pr.text_off);
 	} else {
-		pr.text_len = (uint16_t)r->name_len;
+		pr.text_len = (uint8_t)r->name_len;
 		ret = text_append(b, r->name, r->name_len, &pr.text_off);
 	}
 	if (ret < 0)
@@ -164,9 +181,10 @@ static void rule_unpack(const struct policy_rule *pr, const char *text, struct r
 	r->ports.lo = pr->port_lo;
 	r->ports.hi = pr->port_hi;
 	if (pr->kind == RULE_CIDR) {
-		r->prefix.family = pr->family;
-		r->prefix.len = pr->prefix_len;
-		memcpy(r->prefix.addr, text + pr->text_off, 16);
+		const uint8_t *key = (const uint8_t *)text + pr->text_off;
+		r->prefix.family = key[0];
+		r->prefix.len = key[1];
+		memcpy(r->prefix.addr, key + 2, (size_t)pr->text_len - 2);
 	} else {
 		r->name_len = pr->text_len;
 		memcpy(r->name, text + pr->text_off, pr->text_len);
@@ -221,17 +239,6 @@ size_t policy_builder_count(const struct policy_builder *b, enum action action)
 
 /* ---- compile ----------------------------------------------------------- */
 
-#define CIDR_KEY_MAX 18
-
-static size_t cidr_key(uint8_t family, uint8_t len, const uint8_t *addr, uint8_t key[CIDR_KEY_MAX])
-{
-	size_t n = family == 4 ? 4 : 16;
-	key[0] = family;
-	key[1] = len;
-	memcpy(key + 2, addr, n);
-	return 2 + n;
-}
-
 static void note_prefix_len(uint8_t *lens, unsigned *n, uint8_t len)
 {
 	for (unsigned i = 0; i < *n; i++)
@@ -247,23 +254,24 @@ static void note_prefix_len(uint8_t *lens, unsigned *n, uint8_t len)
 	(*n)++;
 }
 
-static int index_rule(struct policy *p, uint32_t idx)
+static struct keymap *index_of(struct policy *p, const struct policy_rule *r)
+{
+	return r->kind == RULE_CIDR ? &p->cidrs : &p->names;
+}
+
+static int index_rule(struct policy *p, uint32_t idx, uint64_t hash)
 {
 	struct policy_rule *r = &p->rules[idx];
-	uint8_t key[CIDR_KEY_MAX];
 	uint32_t *head;
 	int ret;
 
-	if (r->kind == RULE_CIDR) {
-		size_t n = cidr_key(r->family, r->prefix_len, (const uint8_t *)p->text + r->text_off,
-				    key);
-		ret = keymap_upsert(&p->cidrs, key, n, &head);
-		if (ret == 0 && r->family == 4)
-			note_prefix_len(p->v4_lens, &p->n_v4_lens, r->prefix_len);
-		else if (ret == 0)
-			note_prefix_len(p->v6_lens, &p->n_v6_lens, r->prefix_len);
-	} else {
-		ret = keymap_upsert(&p->names, p->text + r->text_off, r->text_len, &head);
+	ret = keymap_upsert_hashed(index_of(p, r), hash, r->text_off, r->text_len, &head);
+	if (ret == 0 && r->kind == RULE_CIDR) {
+		const uint8_t *key = (const uint8_t *)p->text + r->text_off;
+		if (key[0] == 4)
+			note_prefix_len(p->v4_lens, &p->n_v4_lens, key[1]);
+		else
+			note_prefix_len(p->v6_lens, &p->n_v6_lens, key[1]);
 	}
 	if (ret < 0)
 		return ret;
@@ -300,8 +308,8 @@ int policy_compile(struct policy_builder *b, struct policy **ret, struct diag *d
 
 	if (b->network_none && policy_builder_count(b, ACTION_ALLOW) > 0)
 		return diag_fail(d, -EINVAL,
-				 "this profile has no network (network = none), so allow rules "
-				 "cannot apply; use the strict profile to allow only chosen hosts");
+		                 "this profile has no network (network = none), so allow rules "
+		                 "cannot apply; use the strict profile to allow only chosen hosts");
 
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -309,25 +317,57 @@ int policy_compile(struct policy_builder *b, struct policy **ret, struct diag *d
 	atomic_init(&p->refs, 1);
 	p->default_action = b->network_none ? ACTION_BLOCK : b->default_action;
 	p->network_none = b->network_none;
-	uint64_t seed = random_seed();
-	keymap_init(&p->names, seed);
-	keymap_init(&p->cidrs, seed);
-
-	/* Take the builder's arrays; drop removed rules in place. */
+	/* Take the builder's arrays; drop removed rules in place, and give back
+	 * the slack the arrays grew with. */
 	p->text = TAKE_PTR(b->text);
 	p->text_len = b->text_len;
 	p->origins = TAKE_PTR(b->origins);
 	p->n_origins = b->n_origins;
 	b->n_origins = 0;
 	p->rules = TAKE_PTR(b->rules);
-	for (size_t i = 0; i < b->n_rules; i++)
-		if (!p->rules[i].removed)
-			p->rules[p->n_rules++] = p->rules[i];
+	size_t n_names = 0, n_cidrs = 0;
+	for (size_t i = 0; i < b->n_rules; i++) {
+		if (p->rules[i].removed)
+			continue;
+		p->rules[p->n_rules++] = p->rules[i];
+		*(p->rules[i].kind == RULE_CIDR ? &n_cidrs : &n_names) += 1;
+	}
+	if (p->text_len) {
+		char *t = realloc(p->text, p->text_len);
+		p->text = t ? t : p->text;
+	}
+	if (p->n_rules) {
+		struct policy_rule *rules = reallocarray(p->rules, p->n_rules, sizeof(*rules));
+		p->rules = rules ? rules : p->rules;
+	}
 
-	for (size_t i = 0; i < p->n_rules; i++) {
-		r = index_rule(p, (uint32_t)i);
-		if (r < 0)
-			return diag_fail(d, r, "cannot index %zu rules: out of memory", p->n_rules);
+	/* The indexes point into the text, which no longer moves. */
+	uint64_t seed = random_seed();
+	keymap_init(&p->names, p->text, seed);
+	keymap_init(&p->cidrs, p->text, seed);
+	r = keymap_reserve(&p->names, n_names);
+	if (r == 0)
+		r = keymap_reserve(&p->cidrs, n_cidrs);
+	if (r < 0)
+		return diag_fail(d, r, "cannot index %zu rules: out of memory", p->n_rules);
+	/* In batches: hash and prefetch, then insert, so the cache misses of a
+	 * large policy overlap instead of queueing. */
+	enum { BATCH = 16 };
+	uint64_t hashes[BATCH];
+	for (size_t i = 0; i < p->n_rules; i += BATCH) {
+		size_t n = p->n_rules - i < BATCH ? p->n_rules - i : BATCH;
+		for (size_t j = 0; j < n; j++) {
+			const struct policy_rule *pr = &p->rules[i + j];
+			struct keymap *m = index_of(p, pr);
+			hashes[j] = keymap_hash(m, p->text + pr->text_off, pr->text_len);
+			keymap_prefetch(m, hashes[j]);
+		}
+		for (size_t j = 0; j < n; j++) {
+			r = index_rule(p, (uint32_t)(i + j), hashes[j]);
+			if (r < 0)
+				return diag_fail(d, r, "cannot index %zu rules: out of memory",
+				                 p->n_rules);
+		}
 	}
 	*ret = TAKE_PTR(p);
 	return 0;
@@ -377,7 +417,7 @@ struct query {
 typedef bool (*visit_fn)(const struct policy *p, uint32_t rule, unsigned specificity, void *ctx);
 
 static bool visit_chain(const struct policy *p, uint32_t head, unsigned depth, bool whole_name,
-			visit_fn fn, void *ctx)
+                        visit_fn fn, void *ctx)
 {
 	for (uint32_t i = head; i != POLICY_NO_RULE; i = p->rules[i].next) {
 		const struct policy_rule *r = &p->rules[i];
@@ -394,27 +434,39 @@ static bool visit_chain(const struct policy *p, uint32_t head, unsigned depth, b
 
 static void walk_name(const struct policy *p, const char *name, size_t len, visit_fn fn, void *ctx)
 {
+	/* A canonical name has at most 127 labels. */
+	struct {
+		uint64_t hash;
+		size_t start;
+	} suffix[NAME_MAX_LEN / 2 + 1];
+	unsigned n = 0;
 	uint64_t h = keymap_hash_start(&p->names);
-	unsigned depth = 0;
 
-	if (p->names.count == 0)
+	if (p->names.count == 0 || len > NAME_MAX_LEN)
 		return;
-	/* Right to left: at each label boundary the hash covers exactly the
-	 * suffix to the right, so each suffix costs one probe. */
+	/* Right to left: at each label boundary the running hash covers exactly
+	 * the suffix to the right, so every suffix is hashed in one pass.  Each
+	 * probe is likely a cache miss in a large policy; prefetching them all
+	 * first lets the misses overlap instead of queueing. */
 	for (size_t i = len; i-- > 0;) {
 		h = keymap_hash_byte(h, (unsigned char)name[i]);
 		if (i != 0 && name[i - 1] != '.')
 			continue;
-		depth++;
-		uint32_t head = keymap_get_hashed(&p->names, keymap_hash_finish(h, len - i),
-						  name + i, len - i);
-		if (head != KEYMAP_NONE && !visit_chain(p, head, depth, i == 0, fn, ctx))
+		suffix[n].hash = keymap_hash_finish(h, len - i);
+		suffix[n].start = i;
+		__builtin_prefetch(&p->names.slots[suffix[n].hash & p->names.mask]);
+		n++;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		size_t i = suffix[k].start;
+		uint32_t head = keymap_get_hashed(&p->names, suffix[k].hash, name + i, len - i);
+		if (head != KEYMAP_NONE && !visit_chain(p, head, k + 1, i == 0, fn, ctx))
 			return;
 	}
 }
 
 static void walk_addr(const struct policy *p, uint8_t family, const uint8_t *addr, visit_fn fn,
-		      void *ctx)
+                      void *ctx)
 {
 	const uint8_t *lens = family == 4 ? p->v4_lens : p->v6_lens;
 	unsigned n = family == 4 ? p->n_v4_lens : p->n_v6_lens;
@@ -440,6 +492,7 @@ static void walk(const struct policy *p, const struct query *q, visit_fn fn, voi
 
 struct best {
 	uint16_t port;
+	bool saw_ranges; /* a rule with a port range matched the pattern */
 	uint32_t score;
 	uint32_t rule;
 };
@@ -449,28 +502,32 @@ static bool visit_best(const struct policy *p, uint32_t rule, unsigned specifici
 	struct best *b = ctx;
 	const struct policy_rule *r = &p->rules[rule];
 
+	b->saw_ranges |= r->port_lo != 0;
 	if (r->port_lo != 0 && (b->port < r->port_lo || b->port > r->port_hi))
 		return true;
 	uint32_t score = match_score(specificity, r);
 	/* On an equal score, the rule defined first is the one reported. */
-	if (b->rule == POLICY_NO_RULE || score > b->score || (score == b->score && rule < b->rule)) {
+	if (b->rule == POLICY_NO_RULE || score > b->score ||
+	    (score == b->score && rule < b->rule)) {
 		b->score = score;
 		b->rule = rule;
 	}
 	return true;
 }
 
-static void decide_at_port(const struct policy *p, const struct query *q, uint16_t port,
-			   struct decision *ret)
+/* Returns whether any matching rule had a port range. */
+static bool decide_at_port(const struct policy *p, const struct query *q, uint16_t port,
+                           struct decision *ret)
 {
 	struct best b = {.port = port, .rule = POLICY_NO_RULE};
 
 	walk(p, q, visit_best, &b);
-	if (b.rule == POLICY_NO_RULE) {
+	if (b.rule == POLICY_NO_RULE)
 		*ret = (struct decision){p->default_action, DECIDED_BY_DEFAULT, POLICY_NO_RULE};
-		return;
-	}
-	*ret = (struct decision){(enum action)p->rules[b.rule].action, DECIDED_BY_RULE, b.rule};
+	else
+		*ret = (struct decision){(enum action)p->rules[b.rule].action, DECIDED_BY_RULE,
+		                         b.rule};
+	return b.saw_ranges;
 }
 
 /* Any-port queries: the verdict is constant between the ports where some
@@ -507,7 +564,7 @@ static bool visit_ranges(const struct policy *p, uint32_t rule, unsigned specifi
 }
 
 static void decide(const struct policy *p, const struct query *q, uint16_t port,
-		   struct decision *ret)
+                   struct decision *ret)
 {
 	if (p->network_none) {
 		*ret = (struct decision){ACTION_BLOCK, DECIDED_BY_NO_NETWORK, POLICY_NO_RULE};
@@ -518,8 +575,9 @@ static void decide(const struct policy *p, const struct query *q, uint16_t port,
 		return;
 	}
 	struct any_port a = {.q = q};
-	decide_at_port(p, q, 1, &a.found);
-	if (a.found.verdict == ACTION_ALLOW) {
+	bool ranges = decide_at_port(p, q, 1, &a.found);
+	/* Without port ranges the verdict is the same on every port. */
+	if (!ranges || a.found.verdict == ACTION_ALLOW) {
 		*ret = a.found;
 		return;
 	}
@@ -529,7 +587,7 @@ static void decide(const struct policy *p, const struct query *q, uint16_t port,
 }
 
 void policy_decide_name(const struct policy *p, const char *name, size_t len, uint16_t port,
-			struct decision *ret)
+                        struct decision *ret)
 {
 	struct query q = {.name = name, .len = len};
 	decide(p, &q, port, ret);
@@ -537,8 +595,8 @@ void policy_decide_name(const struct policy *p, const char *name, size_t len, ui
 
 static const uint8_t v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-void policy_decide_addr(const struct policy *p, uint8_t family, const uint8_t *addr,
-			uint16_t port, struct decision *ret)
+void policy_decide_addr(const struct policy *p, uint8_t family, const uint8_t *addr, uint16_t port,
+                        struct decision *ret)
 {
 	struct query q = {.is_addr = true, .family = family, .addr = addr};
 

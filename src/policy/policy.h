@@ -50,7 +50,7 @@ int policy_builder_origin(struct policy_builder *b, const char *label, uint32_t 
 /* Add a rule.  `line` is the line in the origin (0 when it has none).
  * -E2BIG past POLICY_MAX_RULES, -ENOMEM. */
 int policy_builder_add(struct policy_builder *b, enum action action, const struct rule *r,
-		       uint32_t origin, uint32_t line);
+                       uint32_t origin, uint32_t line);
 
 /* Remove every rule equal to `r` (any action).  -ENOENT when none was there. */
 int policy_builder_remove(struct policy_builder *b, const struct rule *r);
@@ -87,11 +87,11 @@ struct decision {
 
 /* `name` must be canonical (name_normalize()).  port 0: any port. */
 void policy_decide_name(const struct policy *p, const char *name, size_t len, uint16_t port,
-			struct decision *ret);
+                        struct decision *ret);
 
 /* family 4 (4 bytes) or 6 (16 bytes); IPv4-mapped IPv6 is matched as IPv4. */
-void policy_decide_addr(const struct policy *p, uint8_t family, const uint8_t *addr,
-			uint16_t port, struct decision *ret);
+void policy_decide_addr(const struct policy *p, uint8_t family, const uint8_t *addr, uint16_t port,
+                        struct decision *ret);
 
 void policy_decide(const struct policy *p, const struct target *t, struct decision *ret);
 

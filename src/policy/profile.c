@@ -94,9 +94,9 @@ static char *reader(char *str, int num, void *stream)
 	/* inih needs room for the newline and terminator. */
 	if (line_len + 2 > (size_t)num) {
 		ps->err = diag_fail(ps->d, -EINVAL,
-				    "line is longer than %d characters ('%s'); split the rules "
-				    "over several lines",
-				    num - 2, diag_escape(start, 40, esc, sizeof(esc)));
+		                    "line is longer than %d characters ('%s'); split the rules "
+		                    "over several lines",
+		                    num - 2, diag_escape(start, 40, esc, sizeof(esc)));
 		ps->err_line = ps->line;
 		return NULL;
 	}
@@ -124,7 +124,7 @@ static int fail(struct parse *ps, int err, const char *fmt, ...)
 }
 
 static int load(struct policy_builder *b, const char *name, const struct profile_paths *pp,
-		const struct parse *child, struct profile *ret, struct diag *d);
+                const struct parse *child, struct profile *ret, struct diag *d);
 
 static bool parse_bool_word(const char *v, const char *yes, const char *no, bool *ret)
 {
@@ -147,7 +147,7 @@ static int handle_profile_key(struct parse *ps, const char *key, const char *val
 		bool allow;
 		if (ps->default_line)
 			return fail(ps, -EINVAL, "default is already set on line %d",
-				    ps->default_line);
+			            ps->default_line);
 		if (!parse_bool_word(value, "allow", "block", &allow))
 			return fail(ps, -EINVAL, "default = '%s': expected allow or block", value);
 		ps->default_action = allow ? ACTION_ALLOW : ACTION_BLOCK;
@@ -158,7 +158,7 @@ static int handle_profile_key(struct parse *ps, const char *key, const char *val
 		bool none;
 		if (ps->network_line)
 			return fail(ps, -EINVAL, "network is already set on line %d",
-				    ps->network_line);
+			            ps->network_line);
 		if (!parse_bool_word(value, "none", "on", &none))
 			return fail(ps, -EINVAL, "network = '%s': expected on or none", value);
 		ps->network_none = none;
@@ -170,7 +170,7 @@ static int handle_profile_key(struct parse *ps, const char *key, const char *val
 		struct diag pd;
 		if (ps->extends_line)
 			return fail(ps, -EINVAL, "extends is already set on line %d",
-				    ps->extends_line);
+			            ps->extends_line);
 		if (ps->rules_seen)
 			return fail(ps, -EINVAL, "extends must come before any rule");
 		ps->extends_line = (int)ps->line;
@@ -181,9 +181,9 @@ static int handle_profile_key(struct parse *ps, const char *key, const char *val
 		return 1;
 	}
 	return fail(ps, -EINVAL,
-		    "unknown key '%s' in [profile]; expected description, extends, default or "
-		    "network",
-		    key);
+	            "unknown key '%s' in [profile]; expected description, extends, default or "
+	            "network",
+	            key);
 }
 
 static bool is_list_separator(char c)
@@ -204,7 +204,7 @@ static int handle_rules_key(struct parse *ps, const char *key, const char *value
 		op = REMOVE;
 	else
 		return fail(ps, -EINVAL,
-			    "unknown key '%s' in [rules]; expected allow, block or remove", key);
+		            "unknown key '%s' in [rules]; expected allow, block or remove", key);
 	ps->rules_seen = true;
 
 	/* A value is a list of rules separated by commas or blanks. */
@@ -224,14 +224,14 @@ static int handle_rules_key(struct parse *ps, const char *key, const char *value
 		if (op == REMOVE) {
 			ret = policy_builder_remove(ps->b, &r);
 			if (ret == -ENOENT)
-				return fail(ps, ret,
-					    "remove = %s: no such rule %s",
-					    diag_escape(p, n, esc, sizeof(esc)),
-					    ps->profile->extends[0] ? "in the profiles it extends"
-								    : "(it extends no profile)");
+				return fail(ps, ret, "remove = %s: no such rule %s",
+				            diag_escape(p, n, esc, sizeof(esc)),
+				            ps->profile->extends[0] ? "in the profiles it extends"
+				                                    : "(it extends no profile)");
 		} else {
-			ret = policy_builder_add(ps->b, op == ADD_ALLOW ? ACTION_ALLOW : ACTION_BLOCK,
-						 &r, ps->origin, ps->line);
+			ret = policy_builder_add(ps->b,
+			                         op == ADD_ALLOW ? ACTION_ALLOW : ACTION_BLOCK, &r,
+			                         ps->origin, ps->line);
 			if (ret == -E2BIG)
 				return fail(ps, ret, "more than %u rules", POLICY_MAX_RULES);
 		}
@@ -254,7 +254,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 		return handle_rules_key(ps, key, value);
 	if (section[0] == '\0')
 		return fail(ps, -EINVAL, "'%s' comes before any section; start with [profile]",
-			    key);
+		            key);
 	return fail(ps, -EINVAL, "unknown section [%s]; expected [profile] or [rules]", section);
 }
 
@@ -267,18 +267,18 @@ static bool on_chain(const struct parse *ps, const char *name)
 }
 
 static int parse_text(struct policy_builder *b, const char *text, size_t len, const char *source,
-		      const struct profile_paths *pp, const struct parse *child,
-		      struct profile *prof, struct diag *d)
+                      const struct profile_paths *pp, const struct parse *child,
+                      struct profile *prof, struct diag *d)
 {
 	struct parse ps = {
-		.b = b,
-		.pp = pp,
-		.profile = prof,
-		.child = child,
-		.depth = child ? child->depth + 1 : 0,
-		.text = text,
-		.len = len,
-		.d = d,
+	        .b = b,
+	        .pp = pp,
+	        .profile = prof,
+	        .child = child,
+	        .depth = child ? child->depth + 1 : 0,
+	        .text = text,
+	        .len = len,
+	        .d = d,
 	};
 	int r;
 
@@ -292,8 +292,8 @@ static int parse_text(struct policy_builder *b, const char *text, size_t len, co
 	}
 	if (line > 0)
 		return diag_fail(d, -EINVAL,
-				 "%s:%d: expected `key = value`, a [section] header or a comment",
-				 source, line);
+		                 "%s:%d: expected `key = value`, a [section] header or a comment",
+		                 source, line);
 	if (line < 0)
 		return diag_fail(d, -ENOMEM, "%s: out of memory", source);
 	if (ps.default_line)
@@ -346,27 +346,29 @@ static const struct builtin_profile *find_builtin(const char *name)
 }
 
 static int load_file(struct policy_builder *b, const char *path, const struct profile_paths *pp,
-		     const struct parse *child, struct profile *prof, struct diag *d)
+                     const struct parse *child, struct profile *prof, struct diag *d)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 
+	if (strlen(path) >= sizeof(prof->source))
+		return diag_fail(d, -ENAMETOOLONG, "profile path is too long");
 	int r = file_read_all(path, PROFILE_MAX_BYTES, &text, &len, d);
 	if (r < 0)
 		return r;
-	snprintf(prof->source, sizeof(prof->source), "%s", path);
+	memcpy(prof->source, path, strlen(path) + 1);
 	return parse_text(b, text, len, path, pp, child, prof, d);
 }
 
 static int load(struct policy_builder *b, const char *name, const struct profile_paths *pp,
-		const struct parse *child, struct profile *ret, struct diag *d)
+                const struct parse *child, struct profile *ret, struct diag *d)
 {
-	char path[PATH_MAX + PROFILE_NAME_MAX + 8];
+	char path[PATH_MAX];
 
 	memset(ret, 0, sizeof(*ret));
 	if (child && child->depth + 1 >= PROFILE_MAX_DEPTH)
 		return diag_fail(d, -ELOOP, "profiles extend each other more than %d deep",
-				 PROFILE_MAX_DEPTH);
+		                 PROFILE_MAX_DEPTH);
 	if (is_path(name)) {
 		name_from_path(name, ret->name);
 		if (on_chain(child, ret->name))
@@ -375,9 +377,9 @@ static int load(struct policy_builder *b, const char *name, const struct profile
 	}
 	if (!valid_profile_name(name))
 		return diag_fail(d, -EINVAL,
-				 "'%s' is not a profile name (letters, digits, '-' and '_'), nor "
-				 "a path to a .conf file",
-				 name);
+		                 "'%s' is not a profile name (letters, digits, '-' and '_'), nor "
+		                 "a path to a .conf file",
+		                 name);
 	snprintf(ret->name, sizeof(ret->name), "%s", name);
 	if (on_chain(child, name))
 		return diag_fail(d, -ELOOP, "profile '%s' extends itself", name);
@@ -390,15 +392,15 @@ static int load(struct policy_builder *b, const char *name, const struct profile
 		return parse_text(b, bp->text, bp->len - 1, ret->source, pp, child, ret, d);
 	}
 	for (size_t i = 0; i < pp->n; i++) {
-		snprintf(path, sizeof(path), "%s/%s.conf", pp->dirs[i], name);
-		if (access(path, F_OK) == 0)
+		int n = snprintf(path, sizeof(path), "%s/%s.conf", pp->dirs[i], name);
+		if (n > 0 && (size_t)n < sizeof(path) && access(path, F_OK) == 0)
 			return load_file(b, path, pp, child, ret, d);
 	}
 
 	char searched[1024] = "";
 	for (size_t i = 0, o = 0; i < pp->n && o < sizeof(searched); i++) {
 		int n = snprintf(searched + o, sizeof(searched) - o, "%s%s", i ? ", " : "",
-				 pp->dirs[i]);
+		                 pp->dirs[i]);
 		if (n < 0)
 			break;
 		o += (size_t)n;
@@ -406,39 +408,39 @@ static int load(struct policy_builder *b, const char *name, const struct profile
 	char builtins[256] = "";
 	for (size_t i = 0, o = 0; i < builtin_profiles_count && o < sizeof(builtins); i++) {
 		int n = snprintf(builtins + o, sizeof(builtins) - o, "%s%s", i ? ", " : "",
-				 builtin_profiles[i].name);
+		                 builtin_profiles[i].name);
 		if (n < 0)
 			break;
 		o += (size_t)n;
 	}
 	return diag_fail(d, -ENOENT,
-			 "no profile named '%s' (built in: %s; searched for %s.conf in: %s); "
-			 "`airlock profiles` lists them",
-			 name, builtins, name, searched[0] ? searched : "no directories");
+	                 "no profile named '%s' (built in: %s; searched for %s.conf in: %s); "
+	                 "`airlock profiles` lists them",
+	                 name, builtins, name, searched[0] ? searched : "no directories");
 }
 
 /* Checked once the whole chain is read: a child may turn the network off
  * under rules its parent allowed. */
 static int check_complete(const struct policy_builder *b, const struct profile *prof,
-			  struct diag *d)
+                          struct diag *d)
 {
 	if (policy_builder_network_none(b) && policy_builder_count(b, ACTION_ALLOW) > 0)
 		return diag_fail(d, -EINVAL,
-				 "%s: network = none, so its allow rules cannot apply; extend "
-				 "strict to allow only chosen hosts",
-				 prof->source);
+		                 "%s: network = none, so its allow rules cannot apply; extend "
+		                 "strict to allow only chosen hosts",
+		                 prof->source);
 	return 0;
 }
 
 int profile_load(struct policy_builder *b, const char *name, const struct profile_paths *pp,
-		 struct profile *ret, struct diag *d)
+                 struct profile *ret, struct diag *d)
 {
 	int r = load(b, name, pp, NULL, ret, d);
 	return r < 0 ? r : check_complete(b, ret, d);
 }
 
 int profile_load_text(struct policy_builder *b, const char *text, size_t len, const char *source,
-		      const struct profile_paths *pp, struct profile *ret, struct diag *d)
+                      const struct profile_paths *pp, struct profile *ret, struct diag *d)
 {
 	memset(ret, 0, sizeof(*ret));
 	name_from_path(source, ret->name);
@@ -472,7 +474,7 @@ static bool seen_add(struct seen *s, const char *name)
 }
 
 static void list_one(const char *name, const struct profile_paths *pp, profile_list_fn fn,
-		     void *ctx)
+                     void *ctx)
 {
 	_cleanup_(policy_builder_freep) struct policy_builder *b = policy_builder_new();
 	struct profile prof;

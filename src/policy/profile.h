@@ -30,10 +30,10 @@
 #include "policy/policy.h"
 #include "util/diag.h"
 
-#define PROFILE_MAX_DIRS    8
-#define PROFILE_MAX_DEPTH   8                  /* extends chains */
-#define PROFILE_MAX_BYTES   (64 * 1024 * 1024) /* one file */
-#define PROFILE_NAME_MAX    64
+#define PROFILE_MAX_DIRS  8
+#define PROFILE_MAX_DEPTH 8                  /* extends chains */
+#define PROFILE_MAX_BYTES (64 * 1024 * 1024) /* one file */
+#define PROFILE_NAME_MAX  64
 
 struct profile_paths {
 	size_t n;
@@ -54,17 +54,17 @@ struct profile {
 /* Resolve NAME (or a path) and add its rules, default and network setting to
  * `b`, parents first.  Errors name the file and line. */
 int profile_load(struct policy_builder *b, const char *name, const struct profile_paths *pp,
-		 struct profile *ret, struct diag *d);
+                 struct profile *ret, struct diag *d);
 
 /* Parse profile text held in memory (`source` labels its origins).  The fuzz
  * harness and tests use this; `extends` is resolved through `pp`. */
 int profile_load_text(struct policy_builder *b, const char *text, size_t len, const char *source,
-		      const struct profile_paths *pp, struct profile *ret, struct diag *d);
+                      const struct profile_paths *pp, struct profile *ret, struct diag *d);
 
 /* Called once per distinct profile name, in resolution order (built-ins
  * first).  `err` is 0, or the load error with its message in `d`. */
 typedef void (*profile_list_fn)(const struct profile *p, const struct policy_builder *b, int err,
-				const struct diag *d, void *ctx);
+                                const struct diag *d, void *ctx);
 int profile_list(const struct profile_paths *pp, profile_list_fn fn, void *ctx);
 
 /* The compiled-in copies of the profiles/ directory's .conf files. */

@@ -23,16 +23,15 @@ static int split_host_port(const char *text, size_t len, struct host_port *hp, s
 		const char *close = memchr(text, ']', len);
 		if (!close)
 			return diag_fail(d, -EINVAL, "'%s': '[' without a closing ']'",
-					 diag_escape(text, len, esc, sizeof(esc)));
+			                 diag_escape(text, len, esc, sizeof(esc)));
 		hp->bracketed = true;
 		hp->host = text + 1;
 		hp->host_len = (size_t)(close - text) - 1;
 		size_t rest = len - (size_t)(close - text) - 1;
 		if (rest > 0) {
 			if (close[1] != ':' || rest == 1)
-				return diag_fail(d, -EINVAL,
-						 "'%s': expected ':PORT' after ']'",
-						 diag_escape(text, len, esc, sizeof(esc)));
+				return diag_fail(d, -EINVAL, "'%s': expected ':PORT' after ']'",
+				                 diag_escape(text, len, esc, sizeof(esc)));
 			hp->port = close + 2;
 			hp->port_len = rest - 1;
 		}
@@ -49,7 +48,7 @@ static int split_host_port(const char *text, size_t len, struct host_port *hp, s
 		hp->port_len = len - hp->host_len - 1;
 		if (hp->port_len == 0)
 			return diag_fail(d, -EINVAL, "'%s': empty port after ':'",
-					 diag_escape(text, len, esc, sizeof(esc)));
+			                 diag_escape(text, len, esc, sizeof(esc)));
 	}
 	/* Several colons and no brackets: an IPv6 address without a port. */
 	return 0;
@@ -73,7 +72,7 @@ static int parse_port(const char *s, size_t len, uint16_t *ret, struct diag *d)
 	return 0;
 bad:
 	return diag_fail(d, -EINVAL, "'%s' is not a port (1-65535)",
-			 diag_escape(s, len, esc, sizeof(esc)));
+	                 diag_escape(s, len, esc, sizeof(esc)));
 }
 
 static int parse_port_range(const char *s, size_t len, struct port_range *ret, struct diag *d)
@@ -94,7 +93,7 @@ static int parse_port_range(const char *s, size_t len, struct port_range *ret, s
 		return r;
 	if (ret->lo > ret->hi)
 		return diag_fail(d, -EINVAL, "port range %u-%u runs backwards; write %u-%u",
-				 ret->lo, ret->hi, ret->hi, ret->lo);
+		                 ret->lo, ret->hi, ret->hi, ret->lo);
 	return 0;
 }
 
@@ -138,7 +137,7 @@ static int parse_cidr(const char *s, size_t len, struct ip_prefix *ret, struct d
 	ret->family = parse_addr(s, addr_len, addr);
 	if (!ret->family)
 		return diag_fail(d, -EINVAL, "'%s' is not an IPv4 or IPv6 address",
-				 diag_escape(s, addr_len, esc, sizeof(esc)));
+		                 diag_escape(s, addr_len, esc, sizeof(esc)));
 	unsigned max = ret->family == 4 ? 32 : 128;
 	unsigned bits = max;
 	if (slash) {
@@ -159,12 +158,12 @@ static int parse_cidr(const char *s, size_t len, struct ip_prefix *ret, struct d
 	if (memcmp(ret->addr, addr, 16) != 0) {
 		inet_ntop(ret->family == 4 ? AF_INET : AF_INET6, ret->addr, net, sizeof(net));
 		return diag_fail(d, -EINVAL, "'%s' has host bits set; did you mean %s/%u?",
-				 diag_escape(s, len, esc, sizeof(esc)), net, bits);
+		                 diag_escape(s, len, esc, sizeof(esc)), net, bits);
 	}
 	return 0;
 bad_len:
 	return diag_fail(d, -EINVAL, "'%s': prefix length must be 0-%u",
-			 diag_escape(s, len, esc, sizeof(esc)), max);
+	                 diag_escape(s, len, esc, sizeof(esc)), max);
 }
 
 static bool looks_like_address(const char *s, size_t len)
@@ -177,7 +176,7 @@ static bool looks_like_address(const char *s, size_t len)
 		digit = digit || (s[i] >= '0' && s[i] <= '9');
 		char c = s[i];
 		bool ok = (c >= '0' && c <= '9') || c == '.' || c == '/' ||
-			  (colon && (c == ':' || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
+		          (colon && (c == ':' || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
 		if (!ok)
 			return false;
 	}
@@ -197,13 +196,13 @@ int rule_parse(const char *text, size_t len, struct rule *ret, struct diag *d)
 		return diag_fail(d, -EINVAL, "rule of %zu bytes is too long", len);
 	if (memmem(text, len, "://", 3))
 		return diag_fail(d, -EINVAL,
-				 "'%s' looks like a URL; a rule names a host, e.g. example.com or "
-				 "example.com:443",
-				 diag_escape(text, len, esc, sizeof(esc)));
+		                 "'%s' looks like a URL; a rule names a host, e.g. example.com or "
+		                 "example.com:443",
+		                 diag_escape(text, len, esc, sizeof(esc)));
 	if (len == 1 && text[0] == '*')
 		return diag_fail(d, -EINVAL,
-				 "'*' alone is not a rule; to allow everything set the default "
-				 "to allow (--default allow, or `default = allow` in a profile)");
+		                 "'*' alone is not a rule; to allow everything set the default "
+		                 "to allow (--default allow, or `default = allow` in a profile)");
 
 	r = split_host_port(text, len, &hp, d);
 	if (r < 0)
@@ -217,14 +216,14 @@ int rule_parse(const char *text, size_t len, struct rule *ret, struct diag *d)
 	}
 	if (hp.host_len == 0)
 		return diag_fail(d, -EINVAL, "'%s': no host before the port",
-				 diag_escape(text, len, esc, sizeof(esc)));
+		                 diag_escape(text, len, esc, sizeof(esc)));
 
 	if (hp.bracketed || looks_like_address(hp.host, hp.host_len)) {
 		ret->kind = RULE_CIDR;
 		r = parse_cidr(hp.host, hp.host_len, &ret->prefix, d);
 		if (r == 0 && hp.bracketed && ret->prefix.family != 6)
 			return diag_fail(d, -EINVAL, "'%s': brackets are for IPv6 addresses only",
-					 diag_escape(text, len, esc, sizeof(esc)));
+			                 diag_escape(text, len, esc, sizeof(esc)));
 		return r;
 	}
 
@@ -243,9 +242,9 @@ int rule_parse(const char *text, size_t len, struct rule *ret, struct diag *d)
 	const char *star = memchr(name, '*', name_len);
 	if (star)
 		return diag_fail(d, -EINVAL,
-				 "'%s': '*' is only allowed as a whole first label, as in "
-				 "*.example.com",
-				 diag_escape(hp.host, hp.host_len, esc, sizeof(esc)));
+		                 "'%s': '*' is only allowed as a whole first label, as in "
+		                 "*.example.com",
+		                 diag_escape(hp.host, hp.host_len, esc, sizeof(esc)));
 	r = name_normalize(name, name_len, ret->name, &ret->name_len, d);
 	if (r < 0) {
 		diag_prefix(d, "in rule '%s': ", diag_escape(text, len, esc, sizeof(esc)));
@@ -315,8 +314,8 @@ int target_parse(const char *text, size_t len, struct target *ret, struct diag *
 		return diag_fail(d, -EINVAL, "target of %zu bytes is too long", len);
 	if (memmem(text, len, "://", 3))
 		return diag_fail(d, -EINVAL,
-				 "'%s' looks like a URL; give a host, e.g. example.com:443",
-				 diag_escape(text, len, esc, sizeof(esc)));
+		                 "'%s' looks like a URL; give a host, e.g. example.com:443",
+		                 diag_escape(text, len, esc, sizeof(esc)));
 	r = split_host_port(text, len, &hp, d);
 	if (r < 0)
 		return r;
@@ -327,22 +326,22 @@ int target_parse(const char *text, size_t len, struct target *ret, struct diag *
 	}
 	if (hp.host_len == 0)
 		return diag_fail(d, -EINVAL, "'%s': no host before the port",
-				 diag_escape(text, len, esc, sizeof(esc)));
+		                 diag_escape(text, len, esc, sizeof(esc)));
 	ret->family = parse_addr(hp.host, hp.host_len, ret->addr);
 	if (ret->family) {
 		ret->is_addr = true;
 		if (hp.bracketed && ret->family != 6)
 			return diag_fail(d, -EINVAL, "'%s': brackets are for IPv6 addresses only",
-					 diag_escape(text, len, esc, sizeof(esc)));
+			                 diag_escape(text, len, esc, sizeof(esc)));
 		return 0;
 	}
 	if (hp.bracketed)
 		return diag_fail(d, -EINVAL, "'%s' is not an IPv6 address",
-				 diag_escape(hp.host, hp.host_len, esc, sizeof(esc)));
+		                 diag_escape(hp.host, hp.host_len, esc, sizeof(esc)));
 	if (memchr(hp.host, '*', hp.host_len))
 		return diag_fail(d, -EINVAL,
-				 "'%s': a target is one host name; wildcards belong in rules",
-				 diag_escape(hp.host, hp.host_len, esc, sizeof(esc)));
+		                 "'%s': a target is one host name; wildcards belong in rules",
+		                 diag_escape(hp.host, hp.host_len, esc, sizeof(esc)));
 	return name_normalize(hp.host, hp.host_len, ret->name, &ret->name_len, d);
 }
 
@@ -352,10 +351,10 @@ int target_format(const struct target *t, char *buf, size_t size)
 
 	if (!t->is_addr)
 		return t->port ? snprintf(buf, size, "%s:%u", t->name, t->port)
-			       : snprintf(buf, size, "%s", t->name);
+		               : snprintf(buf, size, "%s", t->name);
 	inet_ntop(t->family == 4 ? AF_INET : AF_INET6, t->addr, a, sizeof(a));
 	if (!t->port)
 		return snprintf(buf, size, "%s", a);
 	return t->family == 6 ? snprintf(buf, size, "[%s]:%u", a, t->port)
-			      : snprintf(buf, size, "%s:%u", a, t->port);
+	                      : snprintf(buf, size, "%s:%u", a, t->port);
 }

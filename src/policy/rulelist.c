@@ -12,7 +12,7 @@ static bool is_blank(char c)
 }
 
 int rulelist_load_text(struct policy_builder *b, enum action action, const char *text, size_t len,
-		       const char *source, size_t *ret_count, struct diag *d)
+                       const char *source, size_t *ret_count, struct diag *d)
 {
 	size_t count = 0;
 	uint32_t origin, line = 0;
@@ -41,7 +41,7 @@ int rulelist_load_text(struct policy_builder *b, enum action action, const char 
 			r = policy_builder_add(b, action, &rule, origin, line);
 		if (r == -E2BIG)
 			return diag_fail(d, r, "%s:%u: more than %u rules", source, line,
-					 POLICY_MAX_RULES);
+			                 POLICY_MAX_RULES);
 		if (r == -ENOMEM)
 			return diag_fail(d, r, "%s:%u: out of memory", source, line);
 		if (r < 0) {
@@ -56,7 +56,7 @@ int rulelist_load_text(struct policy_builder *b, enum action action, const char 
 }
 
 int rulelist_load_file(struct policy_builder *b, enum action action, const char *path,
-		       size_t *ret_count, struct diag *d)
+                       size_t *ret_count, struct diag *d)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len;

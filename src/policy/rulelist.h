@@ -16,9 +16,9 @@
 #define RULELIST_MAX_BYTES (512 * 1024 * 1024)
 
 int rulelist_load_text(struct policy_builder *b, enum action action, const char *text, size_t len,
-		       const char *source, size_t *ret_count, struct diag *d);
+                       const char *source, size_t *ret_count, struct diag *d);
 
 int rulelist_load_file(struct policy_builder *b, enum action action, const char *path,
-		       size_t *ret_count, struct diag *d);
+                       size_t *ret_count, struct diag *d);
 
 #endif

@@ -24,7 +24,7 @@ int file_read_all(const char *path, size_t max, char **ret_buf, size_t *ret_len,
 		if (len == cap) {
 			if (cap > max)
 				return diag_fail(d, -EFBIG, "%s is larger than %zu bytes", path,
-						 max);
+				                 max);
 			cap = cap ? cap * 2 : 4096;
 			char *b = realloc(buf, cap + 1);
 			if (!b)

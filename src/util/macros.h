@@ -13,11 +13,11 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _noreturn_ __attribute__((noreturn))
-#define _warn_unused_ __attribute__((warn_unused_result))
+#define _noreturn_     __attribute__((noreturn))
+#define _warn_unused_  __attribute__((warn_unused_result))
 
 /* Move ownership out of a variable: returns its value and leaves NULL behind,
  * so the variable's cleanup handler becomes a no-op. */

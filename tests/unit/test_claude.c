@@ -1,12 +1,13 @@
 /* Claude Code settings import. */
+#include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
-#include <cmocka.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
 #include "policy/claude.h"
 
@@ -62,15 +63,15 @@ static void test_errors(void **state)
 	expect_error("[1, 2]", "s.json: the settings must be a JSON object");
 	expect_error("{\"permissions\": []}", "\"permissions\" is not an object");
 	expect_error("{\"permissions\": {\"allow\": \"WebFetch(domain:a.example)\"}}",
-		     "permissions.allow is not a list");
+	             "permissions.allow is not a list");
 	expect_error("{\"permissions\": {\"allow\": [\"ok\", 3]}}",
-		     "permissions.allow[1] is not a string");
+	             "permissions.allow[1] is not a string");
 	expect_error("{\"permissions\": {\"allow\": [\"WebFetch(domain:bad..example)\"]}}",
-		     "permissions.allow[0]: in rule 'bad..example': empty label");
+	             "permissions.allow[0]: in rule 'bad..example': empty label");
 	expect_error("{\"permissions\": {\"allow\": [\"WebFetch(domain:10.0.0.0/8)\"]}}",
-		     "WebFetch takes a host name");
+	             "WebFetch takes a host name");
 	expect_error("{\"permissions\": {\"allow\": [\"WebFetch(domain:a.example:443)\"]}}",
-		     "WebFetch takes a host name");
+	             "WebFetch takes a host name");
 	expect_error("{\"a\": 1} trailing", "s.json:1:10: invalid JSON");
 	expect_error("{\"a\": ", "unexpected end of file");
 	expect_error("{\"a\": tru}", "s.json:1:");
@@ -89,10 +90,10 @@ static void test_malformed_file_names_file(void **state)
 	struct diag d = {""};
 	(void)state;
 	assert_int_equal(claude_import_file(b, TEST_DATA_DIR "/claude/malformed.json", NULL, &d),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_non_null(strstr(d.msg, "claude/malformed.json:4:"));
 	assert_int_equal(claude_import_file(b, TEST_DATA_DIR "/claude/absent.json", NULL, &d),
-			 -ENOENT);
+	                 -ENOENT);
 	assert_non_null(strstr(d.msg, "absent.json"));
 	policy_builder_free(b);
 }
@@ -136,12 +137,12 @@ static void test_default_paths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_webfetch_entries),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_malformed_file_names_file),
-		cmocka_unit_test(test_deep_nesting_is_refused),
-		cmocka_unit_test(test_no_permissions),
-		cmocka_unit_test(test_default_paths),
+	        cmocka_unit_test(test_webfetch_entries),
+	        cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_malformed_file_names_file),
+	        cmocka_unit_test(test_deep_nesting_is_refused),
+	        cmocka_unit_test(test_no_permissions),
+	        cmocka_unit_test(test_default_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,13 @@
 /* Name normalisation: the canonical form every decision is made on. */
+#include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
-#include <cmocka.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
 #include "policy/name.h"
 
@@ -34,7 +35,7 @@ static void expect_refused(const char *in, size_t len, const char *msg_part)
 		fail_msg("message for '%s' lacks '%s': %s", in, msg_part, d.msg);
 }
 
-#define NAME(s, want) expect_name(s, strlen(s), want)
+#define NAME(s, want)    expect_name(s, strlen(s), want)
 #define REFUSED(s, part) expect_refused(s, strlen(s), part)
 
 static void test_case_folds(void **state)
@@ -65,10 +66,10 @@ static void test_label_length(void **state)
 	char name[128];
 	(void)state;
 	memset(name, 'a', 63);
-	strcpy(name + 63, ".example");
+	memcpy(name + 63, ".example", 9);
 	NAME(name, name);
 	memset(name, 'a', 64);
-	strcpy(name + 64, ".example");
+	memcpy(name + 64, ".example", 9);
 	REFUSED(name, "is 64 bytes long");
 }
 
@@ -119,8 +120,12 @@ static void test_bad_characters(void **state)
 static void test_idn_to_punycode(void **state)
 {
 	(void)state;
-	NAME("b\xc3\xbc" "cher.example", "xn--bcher-kva.example");
-	NAME("B\xc3\x9c" "CHER.example", "xn--bcher-kva.example"); /* case-mapped too */
+	NAME("b\xc3\xbc"
+	     "cher.example",
+	     "xn--bcher-kva.example");
+	NAME("B\xc3\x9c"
+	     "CHER.example",
+	     "xn--bcher-kva.example"); /* case-mapped too */
 	NAME("xn--bcher-kva.example", "xn--bcher-kva.example");
 	NAME("XN--BCHER-KVA.example.", "xn--bcher-kva.example");
 	/* A Cyrillic 'a' makes a different name, never apple.com. */
@@ -131,7 +136,7 @@ static void test_idn_refused(void **state)
 {
 	(void)state;
 	REFUSED("\xe2\x98\x83.example", "not a valid internationalised name"); /* snowman */
-	REFUSED("\xff\xfe.example", "not a valid internationalised name");   /* not UTF-8 */
+	REFUSED("\xff\xfe.example", "not a valid internationalised name");     /* not UTF-8 */
 	REFUSED("xn--a.example", "not valid punycode");
 }
 
@@ -158,17 +163,12 @@ static void test_label_count(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_case_folds),
-		cmocka_unit_test(test_one_trailing_dot),
-		cmocka_unit_test(test_empty_labels),
-		cmocka_unit_test(test_label_length),
-		cmocka_unit_test(test_name_length),
-		cmocka_unit_test(test_nul_bytes),
-		cmocka_unit_test(test_bad_characters),
-		cmocka_unit_test(test_idn_to_punycode),
-		cmocka_unit_test(test_idn_refused),
-		cmocka_unit_test(test_numeric_names_refused),
-		cmocka_unit_test(test_label_count),
+	        cmocka_unit_test(test_case_folds),     cmocka_unit_test(test_one_trailing_dot),
+	        cmocka_unit_test(test_empty_labels),   cmocka_unit_test(test_label_length),
+	        cmocka_unit_test(test_name_length),    cmocka_unit_test(test_nul_bytes),
+	        cmocka_unit_test(test_bad_characters), cmocka_unit_test(test_idn_to_punycode),
+	        cmocka_unit_test(test_idn_refused),    cmocka_unit_test(test_numeric_names_refused),
+	        cmocka_unit_test(test_label_count),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

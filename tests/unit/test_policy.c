@@ -1,15 +1,15 @@
 /* The matcher: precedence, ports, CIDRs, snapshots - and a randomised
  * comparison against a naive reading of docs/rules.md. */
+#include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
-#include <cmocka.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
 #include "policy/policy.h"
 
@@ -31,7 +31,8 @@ static struct policy *build(enum action def, const struct spec *rules, size_t n)
 		struct rule r;
 		if (rule_parse(rules[i].text, strlen(rules[i].text), &r, &d) != 0)
 			fail_msg("%s: %s", rules[i].text, d.msg);
-		assert_int_equal(policy_builder_add(b, rules[i].action, &r, origin, (uint32_t)i + 1), 0);
+		assert_int_equal(
+		        policy_builder_add(b, rules[i].action, &r, origin, (uint32_t)i + 1), 0);
 	}
 	policy_builder_set_default(b, def);
 	if (policy_compile(b, &p, &d) != 0)
@@ -45,8 +46,14 @@ static struct policy *build(enum action def, const struct spec *rules, size_t n)
 		build(def, _r, ARRAY_SIZE(_r));                                                    \
 	})
 
-#define A(t) {t, ACTION_ALLOW}
-#define B(t) {t, ACTION_BLOCK}
+#define A(t)                                                                                       \
+	{                                                                                          \
+		t, ACTION_ALLOW                                                                    \
+	}
+#define B(t)                                                                                       \
+	{                                                                                          \
+		t, ACTION_BLOCK                                                                    \
+	}
 
 /* Decide on "name[:port]" as typed; returns the verdict, and the deciding
  * rule's text (or "default") in `why`. */
@@ -70,14 +77,14 @@ static enum action ask(const struct policy *p, const char *target, char *why, si
 }
 
 static void expect(const struct policy *p, const char *target, enum action want,
-		   const char *want_why)
+                   const char *want_why)
 {
 	char why[RULE_TEXT_SIZE];
 	enum action got = ask(p, target, why, sizeof(why));
 	if (got != want || strcmp(why, want_why) != 0)
 		fail_msg("%s: got %s by %s, want %s by %s", target,
-			 got == ACTION_ALLOW ? "allow" : "block", why,
-			 want == ACTION_ALLOW ? "allow" : "block", want_why);
+		         got == ACTION_ALLOW ? "allow" : "block", why,
+		         want == ACTION_ALLOW ? "allow" : "block", want_why);
 }
 
 #define ALLOWED(p, t, why) expect(p, t, ACTION_ALLOW, why)
@@ -125,7 +132,7 @@ static void test_most_specific_wins(void **state)
 {
 	(void)state;
 	struct policy *p = BUILD(ACTION_BLOCK, A(".example.com"), B("ads.example.com"),
-				 B("*.cdn.example.com"), A("ok.cdn.example.com"));
+	                         B("*.cdn.example.com"), A("ok.cdn.example.com"));
 	ALLOWED(p, "www.example.com", ".example.com");
 	BLOCKED(p, "ads.example.com", "ads.example.com");
 	/* An exact rule covers that name only. */
@@ -161,7 +168,7 @@ static void test_ports(void **state)
 {
 	(void)state;
 	struct policy *p = BUILD(ACTION_BLOCK, A("github.com:443"), A(".gitlab.com"),
-				 B("gitlab.com:22"), A("*.test:8000-8999"), B("x.test:8080"));
+	                         B("gitlab.com:22"), A("*.test:8000-8999"), B("x.test:8080"));
 	ALLOWED(p, "github.com:443", "github.com:443");
 	BLOCKED(p, "github.com:22", "default");
 	ALLOWED(p, "github.com", "github.com:443"); /* some port is allowed */
@@ -210,9 +217,8 @@ static void test_any_port_is_exact(void **state)
 static void test_cidrs(void **state)
 {
 	(void)state;
-	struct policy *p = BUILD(ACTION_BLOCK, A("10.0.0.0/8"), B("10.1.0.0/16"),
-				 A("10.1.2.3"), A("2001:db8::/32"), B("2001:db8:bad::/48"),
-				 A("192.0.2.0/24:443"));
+	struct policy *p = BUILD(ACTION_BLOCK, A("10.0.0.0/8"), B("10.1.0.0/16"), A("10.1.2.3"),
+	                         A("2001:db8::/32"), B("2001:db8:bad::/48"), A("192.0.2.0/24:443"));
 	ALLOWED(p, "10.9.9.9", "10.0.0.0/8");
 	BLOCKED(p, "10.1.9.9", "10.1.0.0/16");
 	ALLOWED(p, "10.1.2.3", "10.1.2.3");
@@ -368,19 +374,20 @@ static bool naive_addr_match(const struct rule *r, const uint8_t *addr, unsigned
 }
 
 static enum action naive_at(const struct naive_rule *rules, size_t n, enum action def,
-			    const char *name, const uint8_t *addr, uint16_t port)
+                            const char *name, const uint8_t *addr, uint16_t port)
 {
 	long best = -1;
 	enum action verdict = def;
 	for (size_t i = 0; i < n; i++) {
 		unsigned spec;
 		bool m = name ? naive_name_match(&rules[i].r, name, &spec)
-			      : naive_addr_match(&rules[i].r, addr, &spec);
+		              : naive_addr_match(&rules[i].r, addr, &spec);
 		if (!m || !port_range_contains(rules[i].r.ports, port))
 			continue;
 		const struct port_range pr = rules[i].r.ports;
 		long port_spec = port_range_is_any(pr) ? 0 : 65536 - (pr.hi - pr.lo + 1);
-		long score = ((long)spec << 17) | port_spec << 1 | (rules[i].action == ACTION_BLOCK);
+		long score =
+		        ((long)spec << 17) | port_spec << 1 | (rules[i].action == ACTION_BLOCK);
 		if (score > best) {
 			best = score;
 			verdict = rules[i].action;
@@ -390,7 +397,7 @@ static enum action naive_at(const struct naive_rule *rules, size_t n, enum actio
 }
 
 static enum action naive(const struct naive_rule *rules, size_t n, enum action def,
-			 const char *name, const uint8_t *addr, uint16_t port)
+                         const char *name, const uint8_t *addr, uint16_t port)
 {
 	if (port)
 		return naive_at(rules, n, def, name, addr, port);
@@ -443,16 +450,17 @@ static void test_matches_naive_model(void **state)
 			if (rand() % 4 == 0) {
 				unsigned len = (unsigned)(rand() % 4) * 8;
 				unsigned a = (unsigned)rand() % 3, c = (unsigned)rand() % 3;
-				uint8_t addr[4] = {10, (uint8_t)a, (uint8_t)c, (uint8_t)(rand() % 3)};
+				uint8_t addr[4] = {10, (uint8_t)a, (uint8_t)c,
+				                   (uint8_t)(rand() % 3)};
 				uint8_t m[16];
 				ip_mask(4, addr, len, m);
 				snprintf(text, sizeof(text), "%u.%u.%u.%u/%u%s", m[0], m[1], m[2],
-					 m[3], len, ports);
+				         m[3], len, ports);
 			} else {
 				static const char *const kinds[] = {"", "*.", "."};
 				random_name(name, sizeof(name), 2);
 				snprintf(text, sizeof(text), "%s%s%s", kinds[rand() % 3], name,
-					 ports);
+				         ports);
 			}
 			if (rule_parse(text, strlen(text), &rules[i].r, &d) != 0)
 				fail_msg("%s: %s", text, d.msg);
@@ -467,13 +475,13 @@ static void test_matches_naive_model(void **state)
 			uint16_t port = (uint16_t)(rand() % 12);
 			if (rand() % 3 == 0) {
 				uint8_t addr[4] = {10, (uint8_t)(rand() % 3), (uint8_t)(rand() % 3),
-						   (uint8_t)(rand() % 3)};
+				                   (uint8_t)(rand() % 3)};
 				policy_decide_addr(p, 4, addr, port, &dec);
 				enum action want = naive(rules, n, def, NULL, addr, port);
 				if (dec.verdict != want)
 					fail_msg("round %d: 10.%u.%u.%u port %u: got %d want %d",
-						 round, addr[1], addr[2], addr[3], port,
-						 dec.verdict, want);
+					         round, addr[1], addr[2], addr[3], port,
+					         dec.verdict, want);
 			} else {
 				char name[64];
 				random_name(name, sizeof(name), 4);
@@ -481,7 +489,7 @@ static void test_matches_naive_model(void **state)
 				enum action want = naive(rules, n, def, name, NULL, port);
 				if (dec.verdict != want)
 					fail_msg("round %d: %s port %u: got %d want %d", round,
-						 name, port, dec.verdict, want);
+					         name, port, dec.verdict, want);
 			}
 		}
 		policy_unref(p);
@@ -491,19 +499,19 @@ static void test_matches_naive_model(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_subdomain_wildcard_is_not_apex),
-		cmocka_unit_test(test_apex_and_subdomains),
-		cmocka_unit_test(test_exact_is_exact),
-		cmocka_unit_test(test_most_specific_wins),
-		cmocka_unit_test(test_tie_goes_to_block),
-		cmocka_unit_test(test_ports),
-		cmocka_unit_test(test_any_port_is_exact),
-		cmocka_unit_test(test_cidrs),
-		cmocka_unit_test(test_default_allow),
-		cmocka_unit_test(test_network_none),
-		cmocka_unit_test(test_remove_and_duplicates),
-		cmocka_unit_test(test_slot_swap),
-		cmocka_unit_test(test_matches_naive_model),
+	        cmocka_unit_test(test_subdomain_wildcard_is_not_apex),
+	        cmocka_unit_test(test_apex_and_subdomains),
+	        cmocka_unit_test(test_exact_is_exact),
+	        cmocka_unit_test(test_most_specific_wins),
+	        cmocka_unit_test(test_tie_goes_to_block),
+	        cmocka_unit_test(test_ports),
+	        cmocka_unit_test(test_any_port_is_exact),
+	        cmocka_unit_test(test_cidrs),
+	        cmocka_unit_test(test_default_allow),
+	        cmocka_unit_test(test_network_none),
+	        cmocka_unit_test(test_remove_and_duplicates),
+	        cmocka_unit_test(test_slot_swap),
+	        cmocka_unit_test(test_matches_naive_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,13 +1,14 @@
 /* Profiles: built-ins, extends/remove, search, and errors with file:line. */
+#include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
-#include <cmocka.h>
 #include <stdio.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
 #include "policy/profile.h"
 
@@ -58,8 +59,8 @@ static void load_fails(const char *name, const char *part1, const char *part2)
 	if (r == 0)
 		fail_msg("profile %s loaded", name);
 	if (!strstr(d.msg, part1) || (part2 && !strstr(d.msg, part2)))
-		fail_msg("profile %s: message lacks '%s'/'%s': %s", name, part1,
-			 part2 ? part2 : "", d.msg);
+		fail_msg("profile %s: message lacks '%s'/'%s': %s", name, part1, part2 ? part2 : "",
+		         d.msg);
 }
 
 static void test_builtins(void **state)
@@ -70,11 +71,21 @@ static void test_builtins(void **state)
 	struct policy *p = load("standard", &prof);
 	assert_true(prof.builtin);
 	assert_string_equal(prof.source, "built-in standard.conf");
-	const char *allowed[] = {"github.com", "api.github.com", "raw.githubusercontent.com",
-				 "gitlab.com", "npmjs.org", "pypi.org", "files.pythonhosted.org",
-				 "crates.io", "proxy.golang.org", "rubygems.org",
-				 "repo.maven.apache.org", "api.nuget.org", "ghcr.io",
-				 "api.anthropic.com", "api.openai.com"};
+	const char *allowed[] = {"github.com",
+	                         "api.github.com",
+	                         "raw.githubusercontent.com",
+	                         "gitlab.com",
+	                         "npmjs.org",
+	                         "pypi.org",
+	                         "files.pythonhosted.org",
+	                         "crates.io",
+	                         "proxy.golang.org",
+	                         "rubygems.org",
+	                         "repo.maven.apache.org",
+	                         "api.nuget.org",
+	                         "ghcr.io",
+	                         "api.anthropic.com",
+	                         "api.openai.com"};
 	for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)
 		if (verdict(p, allowed[i]) != ACTION_ALLOW)
 			fail_msg("standard blocks %s", allowed[i]);
@@ -110,8 +121,8 @@ static void test_extends_and_remove(void **state)
 	assert_false(prof.builtin);
 	assert_string_equal(prof.extends, "standard");
 	assert_string_equal(prof.description, "Standard plus the team's hosts");
-	assert_int_equal(verdict(p, "github.com"), ACTION_ALLOW);     /* inherited */
-	assert_int_equal(verdict(p, "gist.github.com"), ACTION_BLOCK); /* added block */
+	assert_int_equal(verdict(p, "github.com"), ACTION_ALLOW);           /* inherited */
+	assert_int_equal(verdict(p, "gist.github.com"), ACTION_BLOCK);      /* added block */
 	assert_int_equal(verdict(p, "registry-1.docker.io"), ACTION_BLOCK); /* removed */
 	assert_int_equal(verdict(p, "ci.team.example"), ACTION_ALLOW);
 	assert_int_equal(verdict(p, "git.team.example:22"), ACTION_ALLOW);
@@ -162,26 +173,26 @@ static void test_errors_name_file_and_line(void **state)
 {
 	(void)state;
 	load_fails(TEST_DATA_DIR "/bad/bad-rule.conf", "bad-rule.conf:6: ", "empty label");
-	load_fails(TEST_DATA_DIR "/bad/unknown-key.conf", "unknown-key.conf:2: ",
-		   "unknown key 'descriptoin'");
-	load_fails(TEST_DATA_DIR "/bad/unknown-section.conf", "unknown-section.conf:3: ",
-		   "unknown section [acl]");
-	load_fails(TEST_DATA_DIR "/bad/extends-late.conf", "extends-late.conf:4: ",
-		   "extends must come before any rule");
-	load_fails(TEST_DATA_DIR "/bad/no-section.conf", "no-section.conf:1: ",
-		   "before any section");
-	load_fails(TEST_DATA_DIR "/bad/bad-default.conf", "bad-default.conf:2: ",
-		   "expected allow or block");
-	load_fails(TEST_DATA_DIR "/bad/default-twice.conf", "default-twice.conf:3: ",
-		   "already set on line 2");
-	load_fails(TEST_DATA_DIR "/bad/remove-missing.conf", "remove-missing.conf:2: ",
-		   "no such rule");
+	load_fails(TEST_DATA_DIR "/bad/unknown-key.conf",
+	           "unknown-key.conf:2: ", "unknown key 'descriptoin'");
+	load_fails(TEST_DATA_DIR "/bad/unknown-section.conf",
+	           "unknown-section.conf:3: ", "unknown section [acl]");
+	load_fails(TEST_DATA_DIR "/bad/extends-late.conf",
+	           "extends-late.conf:4: ", "extends must come before any rule");
+	load_fails(TEST_DATA_DIR "/bad/no-section.conf",
+	           "no-section.conf:1: ", "before any section");
+	load_fails(TEST_DATA_DIR "/bad/bad-default.conf",
+	           "bad-default.conf:2: ", "expected allow or block");
+	load_fails(TEST_DATA_DIR "/bad/default-twice.conf",
+	           "default-twice.conf:3: ", "already set on line 2");
+	load_fails(TEST_DATA_DIR "/bad/remove-missing.conf",
+	           "remove-missing.conf:2: ", "no such rule");
 	load_fails(TEST_DATA_DIR "/bad/not-ini.conf", "not-ini.conf:2: ", "key = value");
 	load_fails(TEST_DATA_DIR "/bad/nul.conf", "nul.conf:2: ", "NUL byte");
-	load_fails(TEST_DATA_DIR "/bad/long-line.conf", "long-line.conf:2: ",
-		   "split the rules over several lines");
-	load_fails(TEST_DATA_DIR "/bad/extends-missing.conf", "extends-missing.conf:2: ",
-		   "no profile named 'no-such-profile'");
+	load_fails(TEST_DATA_DIR "/bad/long-line.conf",
+	           "long-line.conf:2: ", "split the rules over several lines");
+	load_fails(TEST_DATA_DIR "/bad/extends-missing.conf",
+	           "extends-missing.conf:2: ", "no profile named 'no-such-profile'");
 	load_fails(TEST_DATA_DIR "/bad/missing.conf", "cannot open", "missing.conf");
 }
 
@@ -223,7 +234,7 @@ static void test_builtins_cannot_be_shadowed(void **state)
 }
 
 static void list_cb(const struct profile *p, const struct policy_builder *b, int err,
-		    const struct diag *d, void *ctx)
+                    const struct diag *d, void *ctx)
 {
 	char *out = ctx;
 	size_t o = strlen(out);
@@ -239,13 +250,13 @@ static void test_list(void **state)
 	(void)state;
 	assert_int_equal(profile_list(&pp, list_cb, out), 0);
 	assert_string_equal(out, "airgapped permissive standard strict loop-a! loop-b! offline! "
-				 "team team-open ");
+	                         "team team-open ");
 }
 
 static void test_in_memory_text(void **state)
 {
 	static const char text[] = "[profile]\ndefault = allow\n[rules]\nblock = a.example\n"
-				   "         b.example, c.example\n";
+	                           "         b.example, c.example\n";
 	struct profile_paths pp = {0};
 	struct profile prof;
 	struct diag d;
@@ -253,7 +264,7 @@ static void test_in_memory_text(void **state)
 
 	struct policy_builder *b = policy_builder_new();
 	assert_int_equal(profile_load_text(b, text, sizeof(text) - 1, "mem.conf", &pp, &prof, &d),
-			 0);
+	                 0);
 	/* A continuation line adds more rules to the same key. */
 	assert_int_equal(policy_builder_count(b, ACTION_BLOCK), 3);
 	assert_string_equal(prof.name, "mem");
@@ -263,15 +274,15 @@ static void test_in_memory_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_builtins),
-		cmocka_unit_test(test_extends_and_remove),
-		cmocka_unit_test(test_load_by_path),
-		cmocka_unit_test(test_rule_origins),
-		cmocka_unit_test(test_errors_name_file_and_line),
-		cmocka_unit_test(test_resolution_errors),
-		cmocka_unit_test(test_builtins_cannot_be_shadowed),
-		cmocka_unit_test(test_list),
-		cmocka_unit_test(test_in_memory_text),
+	        cmocka_unit_test(test_builtins),
+	        cmocka_unit_test(test_extends_and_remove),
+	        cmocka_unit_test(test_load_by_path),
+	        cmocka_unit_test(test_rule_origins),
+	        cmocka_unit_test(test_errors_name_file_and_line),
+	        cmocka_unit_test(test_resolution_errors),
+	        cmocka_unit_test(test_builtins_cannot_be_shadowed),
+	        cmocka_unit_test(test_list),
+	        cmocka_unit_test(test_in_memory_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,13 @@
 /* Rule and target syntax. */
+#include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
-#include <cmocka.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
 #include "policy/rule.h"
 
@@ -50,7 +51,9 @@ static void test_name_rules(void **state)
 	roundtrip("*.Example.COM.", RULE_SUBDOMAINS, "*.example.com");
 	roundtrip(".example.com", RULE_DOMAIN, ".example.com");
 	roundtrip("*.com", RULE_SUBDOMAINS, "*.com");
-	roundtrip("b\xc3\xbc" "cher.example", RULE_EXACT, "xn--bcher-kva.example");
+	roundtrip("b\xc3\xbc"
+	          "cher.example",
+	          RULE_EXACT, "xn--bcher-kva.example");
 }
 
 static void test_ports(void **state)
@@ -156,9 +159,9 @@ static void test_targets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_rules),   cmocka_unit_test(test_ports),
-		cmocka_unit_test(test_cidrs),        cmocka_unit_test(test_wildcard_misuse),
-		cmocka_unit_test(test_other_mistakes), cmocka_unit_test(test_targets),
+	        cmocka_unit_test(test_name_rules),     cmocka_unit_test(test_ports),
+	        cmocka_unit_test(test_cidrs),          cmocka_unit_test(test_wildcard_misuse),
+	        cmocka_unit_test(test_other_mistakes), cmocka_unit_test(test_targets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

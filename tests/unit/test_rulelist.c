@@ -1,28 +1,29 @@
 /* Rules one a line. */
+#include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
-#include <cmocka.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
 #include "policy/rulelist.h"
 
 static void test_comments_blanks_and_origins(void **state)
 {
 	static const char text[] = "# blocklist\n\n  ads.example  \r\n*.tracker.example\n"
-				   "\t10.0.0.0/8:25\nlast.example";
+	                           "\t10.0.0.0/8:25\nlast.example";
 	struct policy_builder *b = policy_builder_new();
 	struct policy *p = NULL;
 	struct diag d;
 	size_t count = 0;
 	(void)state;
 
-	assert_int_equal(rulelist_load_text(b, ACTION_BLOCK, text, sizeof(text) - 1, "list.txt",
-					    &count, &d),
-			 0);
+	assert_int_equal(
+	        rulelist_load_text(b, ACTION_BLOCK, text, sizeof(text) - 1, "list.txt", &count, &d),
+	        0);
 	assert_int_equal(count, 4);
 	assert_int_equal(policy_compile(b, &p, &d), 0);
 	struct decision dec;
@@ -45,16 +46,16 @@ static void test_error_names_line(void **state)
 	struct diag d;
 	(void)state;
 
-	assert_int_equal(rulelist_load_text(b, ACTION_ALLOW, text, sizeof(text) - 1, "allowed",
-					    NULL, &d),
-			 -EINVAL);
+	assert_int_equal(
+	        rulelist_load_text(b, ACTION_ALLOW, text, sizeof(text) - 1, "allowed", NULL, &d),
+	        -EINVAL);
 	assert_non_null(strstr(d.msg, "allowed:3: "));
 	assert_non_null(strstr(d.msg, "looks like a URL"));
 	policy_builder_free(b);
 
 	b = policy_builder_new();
 	assert_int_equal(rulelist_load_file(b, ACTION_ALLOW, "/nonexistent/list", NULL, &d),
-			 -ENOENT);
+	                 -ENOENT);
 	assert_non_null(strstr(d.msg, "/nonexistent/list"));
 	policy_builder_free(b);
 }
@@ -62,8 +63,8 @@ static void test_error_names_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_comments_blanks_and_origins),
-		cmocka_unit_test(test_error_names_line),
+	        cmocka_unit_test(test_comments_blanks_and_origins),
+	        cmocka_unit_test(test_error_names_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install the Debian/Ubuntu packages airlock needs to build, test, fuzz and
+# benchmark.  Runs apt only when something is missing, as root (through sudo
+# when run as another user).
+set -euo pipefail
+
+packages=(
+	# build
+	gcc meson ninja-build pkg-config python3
+	# libraries (docs/architecture.md says why each)
+	libinih-dev libjson-c-dev libidn2-dev
+	# tests, sanitizers, fuzzing, style
+	libcmocka-dev clang libclang-rt-dev clang-format
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "install-deps: run as root, or install sudo" >&2; exit 1; }
+	sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

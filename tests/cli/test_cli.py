@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""The airlock command line, case by case.
+
+Usage: test_cli.py AIRLOCK_BINARY SOURCE_ROOT
+Each case runs airlock from SOURCE_ROOT with AIRLOCK_PROFILE_PATH pointing at
+tests/data/profiles, and checks the exit status, then stdout against a golden
+file (tests/golden/NAME.txt) or required fragments, and stderr fragments.
+AIRLOCK_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing.
+"""
+import json
+import os
+import subprocess
+import sys
+
+ALLOW, BLOCK, USAGE = 0, 1, 2
+
+# (name, args, exit status, checks)
+# checks: golden=True compares stdout with tests/golden/NAME.txt;
+# out=[...] / err=[...] are fragments that must appear; lines=[...] are
+# (verdict, target, decided-by) triples for `check` output, in order.
+CASES = [
+    # The acceptance example from issue 2.
+    ("check-strict-github", ["check", "--profile", "strict", "--allow", "*.github.com",
+                             "api.github.com", "github.com", "notgithub.com",
+                             "api.github.com.evil.test"], BLOCK, {"golden": True}),
+    ("check-standard-dev-hosts", ["check", "--profile", "standard", "github.com",
+                                  "api.github.com", "raw.githubusercontent.com", "gitlab.com",
+                                  "bitbucket.org", "npmjs.org", "pypi.org",
+                                  "files.pythonhosted.org", "crates.io", "proxy.golang.org",
+                                  "rubygems.org", "repo.maven.apache.org", "api.nuget.org",
+                                  "ghcr.io", "api.anthropic.com"], ALLOW, {}),
+    ("check-standard-unknown", ["check", "--profile", "standard", "github.com",
+                                "unknown-host.example"], BLOCK,
+     {"lines": [("allow", "github.com", "rule .github.com"),
+                ("block", "unknown-host.example", "default")]}),
+    ("check-default-profile-is-standard", ["check", "pypi.org"], ALLOW,
+     {"out": ["built-in standard.conf:"]}),
+    ("check-airgapped", ["check", "--profile", "airgapped", "github.com", "127.0.0.1:53",
+                         "[::1]:443"], BLOCK,
+     {"lines": [("block", "github.com", "no network"), ("block", "127.0.0.1:53", "no network"),
+                ("block", "[::1]:443", "no network")],
+      "out": ["profile airgapped (network = none)"]}),
+    ("check-airgapped-refuses-allow", ["check", "--profile", "airgapped", "--allow", "x.example",
+                                       "x.example"], USAGE, {"err": ["network = none"]}),
+    ("check-permissive", ["check", "--profile", "permissive", "anything.example",
+                          "198.18.0.1:25", "[2001:2::1]:443"], ALLOW,
+     {"lines": [("allow", "anything.example", "default"), ("allow", "198.18.0.1:25", "default"),
+                ("allow", "[2001:2::1]:443", "default")]}),
+    ("check-ports-and-cidrs", ["check", "--profile", "strict", "--allow", "git.example:22",
+                               "--allow", "198.18.0.0/15:443", "--block", "198.18.1.0/24",
+                               "git.example:22", "git.example:443", "git.example",
+                               "198.18.0.9:443", "198.18.1.9:443"], BLOCK,
+     {"lines": [("allow", "git.example:22", "rule git.example:22"),
+                ("block", "git.example:443", "default"),
+                ("allow", "git.example", "rule git.example:22"),
+                ("allow", "198.18.0.9:443", "rule 198.18.0.0/15:443"),
+                ("block", "198.18.1.9:443", "rule 198.18.1.0/24")]}),
+    ("check-normalises-targets", ["check", "--profile", "strict", "--allow", ".example.com",
+                                  "WWW.Example.COM.", "b\u00fccher.example.com"], ALLOW,
+     {"lines": [("allow", "www.example.com", "rule .example.com"),
+                ("allow", "xn--bcher-kva.example.com", "rule .example.com")]}),
+    ("check-default-override", ["check", "--profile", "strict", "--default", "allow",
+                                "--block", "*.tracker.example", "a.example", "x.tracker.example"],
+     BLOCK, {"lines": [("allow", "a.example", "default"),
+                       ("block", "x.tracker.example", "rule *.tracker.example")]}),
+    ("check-json", ["check", "--json", "--profile", "strict", "--allow", "*.github.com",
+                    "api.github.com:443", "github.com"], BLOCK, {"json": [
+                        {"target": "api.github.com:443", "name": "api.github.com", "port": 443,
+                         "verdict": "allow", "decided_by": "rule", "rule": "*.github.com",
+                         "origin": "command line", "profile": "strict"},
+                        {"target": "github.com", "verdict": "block", "decided_by": "default",
+                         "rule": None, "profile": "strict"}]}),
+    ("check-claude-settings", ["check", "--profile", "strict", "--claude-settings",
+                               "tests/data/claude/settings.json", "docs.example.com",
+                               "x.readthedocs.io", "tracker.example"], BLOCK,
+     {"lines": [("allow", "docs.example.com", "rule docs.example.com"),
+                ("allow", "x.readthedocs.io", "rule *.readthedocs.io"),
+                ("block", "tracker.example", "rule tracker.example")],
+      "out": ["Claude settings tests/data/claude/settings.json"]}),
+    ("check-claude-malformed", ["check", "--claude-settings", "tests/data/claude/malformed.json",
+                                "x.example"], USAGE,
+     {"err": ["airlock check: tests/data/claude/malformed.json:4:", "invalid JSON"]}),
+    ("check-allow-file", ["check", "--profile", "strict", "--allow-file",
+                          "fuzz/corpus/rulelist/seed-1", "--block-file",
+                          "fuzz/corpus/rulelist/seed-3", "ads.example", "sub.example.com"],
+     BLOCK, {"lines": [("allow", "ads.example", "rule ads.example"),
+                       ("block", "sub.example.com", "rule .example.com")],
+             "out": ["fuzz/corpus/rulelist/seed-1:2", "fuzz/corpus/rulelist/seed-3:1"]}),
+    ("check-user-profile", ["check", "--profile", "team", "ci.team.example", "gist.github.com",
+                            "registry-1.docker.io"], BLOCK,
+     {"lines": [("allow", "ci.team.example", "rule .team.example"),
+                ("block", "gist.github.com", "rule gist.github.com"),
+                ("block", "registry-1.docker.io", "default")]}),
+    # Mistakes get a message that says what and where, and exit 2.
+    ("check-bad-rule", ["check", "--allow", "bad..example", "x.example"], USAGE,
+     {"err": ["airlock check: --allow bad..example: in rule 'bad..example': empty label"]}),
+    ("check-url-rule", ["check", "--block", "https://x.example/a", "x.example"], USAGE,
+     {"err": ["looks like a URL"]}),
+    ("check-bad-target", ["check", "github.com", "exa mple.com"], USAGE,
+     {"err": ["target 'exa mple.com'"]}),
+    ("check-numeric-target", ["check", "2130706433"], USAGE, {"err": ["numeric IPv4"]}),
+    ("check-unknown-profile", ["check", "--profile", "nope", "x.example"], USAGE,
+     {"err": ["no profile named 'nope'", "airlock profiles"]}),
+    ("check-bad-profile-file", ["check", "--profile", "tests/data/bad/bad-rule.conf",
+                                "x.example"], USAGE,
+     {"err": ["tests/data/bad/bad-rule.conf:6: "]}),
+    ("check-bad-default", ["check", "--default", "deny", "x.example"], USAGE,
+     {"err": ["expected allow or block"]}),
+    ("check-no-target", ["check"], USAGE, {"err": ["no TARGET given"]}),
+    ("check-help", ["check", "--help"], ALLOW,
+     {"out": ["Usage: airlock check", "--profile", "--claude-settings", "Exit status"]}),
+    ("help-check", ["help", "check"], ALLOW, {"out": ["Usage: airlock check"]}),
+    # profiles
+    ("profiles-list", ["profiles"], ALLOW, {"golden": True}),
+    ("profiles-show-standard", ["profiles", "show", "standard"], ALLOW, {"golden": True}),
+    ("profiles-show-team-open", ["profiles", "show", "team-open"], ALLOW, {"golden": True}),
+    ("profiles-show-airgapped", ["profiles", "show", "airgapped"], ALLOW, {"golden": True}),
+    ("profiles-show-missing", ["profiles", "show", "nope"], USAGE,
+     {"err": ["no profile named 'nope'"]}),
+    ("profiles-show-loop", ["profiles", "show", "loop-a"], USAGE, {"err": ["extends itself"]}),
+    ("profiles-help", ["profiles", "--help"], ALLOW, {"out": ["airlock profiles show"]}),
+    # top level
+    ("version", ["--version"], ALLOW, {"out": ["airlock 0."]}),
+    ("help", ["--help"], ALLOW, {"out": ["check", "profiles"]}),
+    ("unknown-command", ["frobnicate"], USAGE, {"err": ["no command 'frobnicate'"]}),
+    ("no-command", [], USAGE, {"err": ["Usage: airlock"]}),
+]
+
+
+def run_case(binary, root, name, args, want_status, checks, update):
+    env = dict(os.environ)
+    env["AIRLOCK_PROFILE_PATH"] = os.path.join("tests", "data", "profiles")
+    env["HOME"] = "/nonexistent"
+    env.pop("XDG_CONFIG_HOME", None)
+    p = subprocess.run([binary] + args, cwd=root, env=env, capture_output=True, text=True,
+                       timeout=30)
+    problems = []
+    if p.returncode != want_status:
+        problems.append(f"exit status {p.returncode}, want {want_status}")
+    if checks.get("golden"):
+        path = os.path.join(root, "tests", "golden", name + ".txt")
+        if update:
+            with open(path, "w") as f:
+                f.write(p.stdout)
+        else:
+            with open(path) as f:
+                want = f.read()
+            if p.stdout != want:
+                problems.append(f"stdout differs from tests/golden/{name}.txt:\n{p.stdout}")
+    for frag in checks.get("out", []):
+        if frag not in p.stdout:
+            problems.append(f"stdout lacks {frag!r}")
+    for frag in checks.get("err", []):
+        if frag not in p.stderr:
+            problems.append(f"stderr lacks {frag!r}")
+    if "lines" in checks:
+        got = [line.split() for line in p.stdout.splitlines()]
+        want = checks["lines"]
+        if len(got) != len(want):
+            problems.append(f"{len(got)} lines, want {len(want)}")
+        for g, (verdict, target, by) in zip(got, want):
+            decided = " ".join(g[2:2 + len(by.split())])
+            if g[0] != verdict or g[1] != target or decided != by:
+                problems.append(f"line {' '.join(g)!r}, want {verdict} {target} {by}")
+    if "json" in checks:
+        rows = [json.loads(line) for line in p.stdout.splitlines()]
+        if len(rows) != len(checks["json"]):
+            problems.append(f"{len(rows)} JSON rows, want {len(checks['json'])}")
+        for row, want in zip(rows, checks["json"]):
+            for k, v in want.items():
+                if row.get(k, "<absent>") != v:
+                    problems.append(f"JSON {k}={row.get(k, '<absent>')!r}, want {v!r}")
+    if problems:
+        print(f"FAIL {name}: airlock {' '.join(args)}")
+        for pr in problems:
+            print(f"  {pr}")
+        if p.stderr:
+            print(f"  stderr: {p.stderr.strip()}")
+        return False
+    print(f"ok   {name}")
+    return True
+
+
+def checksrc_catches_violations(root):
+    """The source checker finds each planted violation in its fixture."""
+    p = subprocess.run([sys.executable, os.path.join(root, "scripts", "checksrc.py"),
+                        os.path.join(root, "tests", "data", "checksrc")],
+                       capture_output=True, text=True)
+    want = ["bad.c:6: open() without O_CLOEXEC", "bad.c:7: socket() without SOCK_CLOEXEC",
+            "bad.c:10: sprintf() is banned", "bad.c:12: fopen() mode needs",
+            "bad.c:14: pipe() is banned", "checksrc: 5 finding(s)"]
+    missing = [w for w in want if w not in p.stdout]
+    ok = p.returncode == 1 and not missing
+    print(("ok  " if ok else "FAIL") + " checksrc-selftest" +
+          ("" if ok else f": exit {p.returncode}, missing {missing}\n{p.stdout}"))
+    return ok
+
+
+def main():
+    binary, root = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    update = os.environ.get("AIRLOCK_UPDATE_GOLDEN") == "1"
+    results = [run_case(binary, root, *case, update) for case in CASES]
+    results.append(checksrc_catches_violations(root))
+    failed = results.count(False)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
