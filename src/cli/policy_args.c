@@ -106,8 +106,16 @@ static int add_item(struct policy_builder *b, const struct policy_item *it, uint
 		return ret;
 	case POLICY_ITEM_FILE:
 		return rulelist_load_file(b, it->action, it->arg, NULL, d);
-	case POLICY_ITEM_CLAUDE:
-		return claude_import_file(b, it->arg, NULL, d);
+	case POLICY_ITEM_CLAUDE: {
+		/* Relative to the workspace, which for the CLI is where it runs. */
+		char path[4096];
+		ret = claude_resolve_path(NULL, it->arg, path);
+		if (ret < 0)
+			return diag_fail(d, ret,
+			                 "--claude-settings %s: cannot expand ~ without $HOME",
+			                 it->arg);
+		return claude_import_file(b, path, NULL, d);
+	}
 	}
 	return -EINVAL;
 }

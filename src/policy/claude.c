@@ -179,6 +179,23 @@ int claude_import_file(struct policy_builder *b, const char *path, size_t *ret_c
 	return claude_import_text(b, text, len, path, ret_count, d);
 }
 
+int claude_resolve_path(const char *workspace, const char *path, char out[static 4096])
+{
+	const char *home = getenv("HOME");
+	int n;
+
+	if (path[0] == '~' && (path[1] == '/' || path[1] == '\0')) {
+		if (!home || !*home)
+			return -ENOENT;
+		n = snprintf(out, 4096, "%s%s", home, path + 1);
+	} else if (path[0] == '/' || !workspace) {
+		n = snprintf(out, 4096, "%s", path);
+	} else {
+		n = snprintf(out, 4096, "%s/%s", workspace, path);
+	}
+	return n < 0 || n >= 4096 ? -ENAMETOOLONG : 0;
+}
+
 size_t claude_default_paths(const char *workspace, char (*out)[4096], size_t max)
 {
 	const char *home = getenv("HOME");

@@ -32,6 +32,11 @@ int claude_import_text(struct policy_builder *b, const char *text, size_t len, c
 int claude_import_file(struct policy_builder *b, const char *path, size_t *ret_count,
                        struct diag *d);
 
+/* Where a settings path names a file: "~/x" is under $HOME, a relative path
+ * is under `workspace`, an absolute path is itself.  -ENAMETOOLONG, or
+ * -ENOENT for "~/" without a HOME. */
+int claude_resolve_path(const char *workspace, const char *path, char out[static 4096]);
+
 /* The default locations, in order: WORKSPACE/.claude/settings.json,
  * WORKSPACE/.claude/settings.local.json, $HOME/.claude/settings.json.
  * Writes up to `max` paths into `out` (each PATH_MAX bytes); returns how many. */

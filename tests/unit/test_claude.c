@@ -134,6 +134,26 @@ static void test_default_paths(void **state)
 	assert_string_equal(paths[2], "/home/u/.claude/settings.json");
 }
 
+static void test_resolve_path(void **state)
+{
+	char out[4096];
+	(void)state;
+	setenv("HOME", "/home/u", 1);
+	assert_int_equal(claude_resolve_path("/ws", "~/.claude/settings.json", out), 0);
+	assert_string_equal(out, "/home/u/.claude/settings.json");
+	assert_int_equal(claude_resolve_path("/ws", ".claude/settings.json", out), 0);
+	assert_string_equal(out, "/ws/.claude/settings.json");
+	assert_int_equal(claude_resolve_path("/ws", "/etc/x.json", out), 0);
+	assert_string_equal(out, "/etc/x.json");
+	assert_int_equal(claude_resolve_path(NULL, "rel.json", out), 0);
+	assert_string_equal(out, "rel.json");
+	/* "~user" is not expanded: only the caller's own home. */
+	assert_int_equal(claude_resolve_path("/ws", "~other/x", out), 0);
+	assert_string_equal(out, "/ws/~other/x");
+	unsetenv("HOME");
+	assert_int_equal(claude_resolve_path("/ws", "~/x", out), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +163,7 @@ int main(void)
 	        cmocka_unit_test(test_deep_nesting_is_refused),
 	        cmocka_unit_test(test_no_permissions),
 	        cmocka_unit_test(test_default_paths),
+	        cmocka_unit_test(test_resolve_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
