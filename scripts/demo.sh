@@ -5,11 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-if [ -f build-ci/release/build.ninja ]; then
-	meson setup --reconfigure build-ci/release --buildtype=release >/dev/null
-else
-	meson setup build-ci/release --buildtype=release >/dev/null
-fi
+. scripts/lib.sh
+meson_configure build-ci/release --buildtype=release
 ninja -C build-ci/release src/airlock >/dev/null
 airlock=build-ci/release/src/airlock
 

@@ -14,16 +14,7 @@ builds=()
 
 step() { printf '\n== %s\n' "$*"; }
 
-# setup DIR [meson options...]: configure (or reconfigure) a build directory.
-setup() {
-	local dir=$1
-	shift
-	if [ -f "$dir/build.ninja" ]; then
-		meson setup --reconfigure "$dir" "$@" >/dev/null
-	else
-		meson setup "$dir" "$@" >/dev/null
-	fi
-}
+. scripts/lib.sh
 
 # suite NAME DIR [meson options...]: build and test one configuration.
 suite() {
@@ -31,7 +22,7 @@ suite() {
 	shift 2
 	step "$name"
 	builds+=("$dir")
-	if ! setup "$dir" "$@" || ! ninja -C "$dir" >"$dir.ninja.log" 2>&1; then
+	if ! meson_configure "$dir" "$@" || ! ninja -C "$dir" >"$dir.ninja.log" 2>&1; then
 		cat "$dir.ninja.log" 2>/dev/null | tail -40
 		echo "test.sh: $name: build failed"
 		status=1

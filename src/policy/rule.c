@@ -183,6 +183,24 @@ static bool looks_like_address(const char *s, size_t len)
 	return digit || colon;
 }
 
+/* The checks rules and targets share before their syntax is looked at:
+ * `what` is "rule" or "target" for the message. */
+static int check_outline(const char *text, size_t len, const char *what, struct diag *d)
+{
+	char esc[DIAG_ESCAPE_SIZE];
+
+	if (len == 0)
+		return diag_fail(d, -EINVAL, "empty %s", what);
+	if (len > RULE_INPUT_MAX)
+		return diag_fail(d, -EINVAL, "%s of %zu bytes is too long", what, len);
+	if (memmem(text, len, "://", 3))
+		return diag_fail(d, -EINVAL,
+		                 "'%s' looks like a URL; a %s names a host, e.g. example.com or "
+		                 "example.com:443",
+		                 diag_escape(text, len, esc, sizeof(esc)), what);
+	return 0;
+}
+
 int rule_parse(const char *text, size_t len, struct rule *ret, struct diag *d)
 {
 	char esc[DIAG_ESCAPE_SIZE];
@@ -190,15 +208,9 @@ int rule_parse(const char *text, size_t len, struct rule *ret, struct diag *d)
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	if (len == 0)
-		return diag_fail(d, -EINVAL, "empty rule");
-	if (len > RULE_INPUT_MAX)
-		return diag_fail(d, -EINVAL, "rule of %zu bytes is too long", len);
-	if (memmem(text, len, "://", 3))
-		return diag_fail(d, -EINVAL,
-		                 "'%s' looks like a URL; a rule names a host, e.g. example.com or "
-		                 "example.com:443",
-		                 diag_escape(text, len, esc, sizeof(esc)));
+	r = check_outline(text, len, "rule", d);
+	if (r < 0)
+		return r;
 	if (len == 1 && text[0] == '*')
 		return diag_fail(d, -EINVAL,
 		                 "'*' alone is not a rule; to allow everything set the default "
@@ -308,14 +320,9 @@ int target_parse(const char *text, size_t len, struct target *ret, struct diag *
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	if (len == 0)
-		return diag_fail(d, -EINVAL, "empty target");
-	if (len > RULE_INPUT_MAX)
-		return diag_fail(d, -EINVAL, "target of %zu bytes is too long", len);
-	if (memmem(text, len, "://", 3))
-		return diag_fail(d, -EINVAL,
-		                 "'%s' looks like a URL; give a host, e.g. example.com:443",
-		                 diag_escape(text, len, esc, sizeof(esc)));
+	r = check_outline(text, len, "target", d);
+	if (r < 0)
+		return r;
 	r = split_host_port(text, len, &hp, d);
 	if (r < 0)
 		return r;
