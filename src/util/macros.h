@@ -18,6 +18,7 @@
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _noreturn_     __attribute__((noreturn))
 #define _warn_unused_  __attribute__((warn_unused_result))
+#define _fallthrough_  __attribute__((fallthrough))
 
 /* Move ownership out of a variable: returns its value and leaves NULL behind,
  * so the variable's cleanup handler becomes a no-op. */
