@@ -34,7 +34,6 @@ BANNED = {
     "accept": "accept4(..., SOCK_CLOEXEC)",
     "epoll_create": "epoll_create1(EPOLL_CLOEXEC)",
     "inotify_init": "inotify_init1(IN_CLOEXEC)",
-    "signalfd": "signalfd with SFD_CLOEXEC (checked below)",
 }
 # Calls whose flags must include a close-on-exec flag.
 NEED_FLAG = {
@@ -50,6 +49,7 @@ NEED_FLAG = {
     "eventfd": "EFD_CLOEXEC",
     "memfd_create": "MFD_CLOEXEC",
     "inotify_init1": "IN_CLOEXEC",
+    "signalfd": "SFD_CLOEXEC",
 }
 # A call: a name not preceded by '.', '->' or another identifier character.
 CALL = re.compile(r"(?<![\w.>])([A-Za-z_]\w*)\s*\(")

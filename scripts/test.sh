@@ -3,7 +3,8 @@
 # and runs
 #   1. the release build's tests (unit, CLI, fuzz corpora, source checks),
 #   2. the same tests under AddressSanitizer + UndefinedBehaviorSanitizer,
-#   3. every libFuzzer harness for FUZZ_SECONDS (default 30) each,
+#   3. a clang build with libFuzzer instrumentation: the same tests again,
+#      then every libFuzzer harness for FUZZ_SECONDS (default 30) each,
 # then prints "tests: N passed, N failed" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,8 +40,8 @@ scripts/install-deps.sh || { echo "test.sh: installing dependencies failed"; exi
 
 suite "release build" build-ci/release --buildtype=release
 suite "sanitizers (ASan + UBSan)" build-ci/asan -Db_sanitize=address,undefined -Db_lundef=false
-CC=clang suite "libFuzzer harnesses, ${fuzz_seconds}s each" build-ci/fuzz \
-	-Dfuzz=true -Dfuzz_seconds="$fuzz_seconds" -Dtests=false \
+CC=clang suite "clang build: tests, then each libFuzzer harness for ${fuzz_seconds}s" build-ci/fuzz \
+	-Dfuzz=true -Dfuzz_seconds="$fuzz_seconds" \
 	-Db_sanitize=address,undefined -Db_lundef=false
 
 step "summary"

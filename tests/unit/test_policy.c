@@ -315,7 +315,7 @@ static void test_remove_and_duplicates(void **state)
 
 static void test_slot_swap(void **state)
 {
-	struct policy_slot slot = {0};
+	struct policy_slot slot = {NULL};
 	(void)state;
 
 	assert_null(policy_slot_acquire(&slot));
