@@ -23,6 +23,7 @@ enum {
 
 int cmd_check(int argc, char **argv);
 int cmd_profiles(int argc, char **argv);
+int cmd_gateway(int argc, char **argv);
 
 /* "airlock CMD: message\n" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
@@ -105,5 +106,10 @@ int policy_args_option(struct policy_args *a, const char *cmd, int opt, const ch
  * that order, apply --default and compile.  Prints errors; returns 0 or -1. */
 int policy_args_build(const struct policy_args *a, const char *cmd, struct profile *ret_profile,
                       struct policy **ret);
+
+/* The same without printing: 0, or a negative errno with the message in `d`
+ * (a gateway reloading on SIGHUP logs it and keeps its current policy). */
+int policy_args_compile(const struct policy_args *a, struct profile *ret_profile,
+                        struct policy **ret, struct diag *d);
 
 #endif

@@ -14,6 +14,7 @@ struct command {
 static const struct command commands[] = {
         {"check", cmd_check, "say whether names or addresses are allowed, and by which rule"},
         {"profiles", cmd_profiles, "list profiles, or show one's effective rules"},
+        {"gateway", cmd_gateway, "run the filtering DNS gateway in the foreground"},
 };
 
 static void usage(FILE *out)

@@ -123,20 +123,29 @@ static int add_item(struct policy_builder *b, const struct policy_item *it, uint
 int policy_args_build(const struct policy_args *a, const char *cmd, struct profile *ret_profile,
                       struct policy **ret)
 {
+	struct diag d = {""};
+	int r = policy_args_compile(a, ret_profile, ret, &d);
+	if (r < 0) {
+		cli_error(cmd, "%s", d.msg[0] ? d.msg : strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+int policy_args_compile(const struct policy_args *a, struct profile *ret_profile,
+                        struct policy **ret, struct diag *d)
+{
 	_cleanup_(policy_builder_freep) struct policy_builder *b = policy_builder_new();
 	struct profile_paths pp;
-	struct diag d = {""};
 	uint32_t cmdline;
 	int r;
 
-	if (!b) {
-		cli_error(cmd, "out of memory");
-		return -1;
-	}
+	if (!b)
+		return diag_fail(d, -ENOMEM, "out of memory");
 	profile_paths_default(&pp);
-	r = profile_load(b, a->profile, &pp, ret_profile, &d);
+	r = profile_load(b, a->profile, &pp, ret_profile, d);
 	if (r < 0)
-		goto fail;
+		return r;
 
 	if (a->claude_defaults) {
 		char paths[3][4096];
@@ -144,26 +153,20 @@ int policy_args_build(const struct policy_args *a, const char *cmd, struct profi
 		for (size_t i = 0; i < n; i++) {
 			if (access(paths[i], F_OK) != 0)
 				continue;
-			r = claude_import_file(b, paths[i], NULL, &d);
+			r = claude_import_file(b, paths[i], NULL, d);
 			if (r < 0)
-				goto fail;
+				return r;
 		}
 	}
 	r = policy_builder_origin(b, "command line", &cmdline);
 	if (r < 0)
-		goto fail;
+		return diag_fail(d, r, "out of memory");
 	for (size_t i = 0; i < a->n_items; i++) {
-		r = add_item(b, &a->items[i], cmdline, &d);
+		r = add_item(b, &a->items[i], cmdline, d);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
 	if (a->default_action >= 0)
 		policy_builder_set_default(b, (enum action)a->default_action);
-	r = policy_compile(TAKE_PTR(b), ret, &d);
-	if (r < 0)
-		goto fail;
-	return 0;
-fail:
-	cli_error(cmd, "%s", d.msg[0] ? d.msg : strerror(-r));
-	return -1;
+	return policy_compile(TAKE_PTR(b), ret, d);
 }

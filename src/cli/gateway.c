@@ -1,0 +1,274 @@
+/* airlock gateway: run the gateway in the foreground. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "gateway/gateway.h"
+#include "util/file.h"
+
+static const char gateway_help[] =
+        "Usage: airlock gateway [OPTIONS]\n"
+        "\n"
+        "Run the gateway in the foreground.  It serves a filtering DNS forwarder:\n"
+        "names the policy refuses are answered locally and never sent upstream;\n"
+        "allowed names are asked of the upstream resolvers and their answers vetted\n"
+        "(no private, loopback, link-local or metadata addresses unless a CIDR rule\n"
+        "allows them).  Every decision is one JSON line in the audit log.\n"
+        "\n"
+        "SIGINT or SIGTERM stop it.  SIGHUP reloads the policy (profile, rule files,\n"
+        "Claude settings); a policy with an error is not loaded and the current one\n"
+        "stays, with a note in the log.\n"
+        "\n"
+        "Listening:\n"
+        "      --listen-dns ADDR       serve DNS on ADDR, UDP and TCP (repeatable):\n"
+        "                              127.0.0.1:53, [::1]:5353\n"
+        "DNS:\n"
+        "      --upstream ADDR         resolver to ask (repeatable; default: the\n"
+        "                              nameservers of /etc/resolv.conf), port 53 unless\n"
+        "                              given\n"
+        "      --dns-refusal MODE      how refused names are answered: nxdomain\n"
+        "                              (default), refused, or sinkhole (0.0.0.0 and ::)\n"
+        "      --dns-types LIST        query types forwarded for allowed names\n"
+        "                              (default: A,AAAA,CNAME; others get an empty\n"
+        "                              answer)\n"
+        "      --dns-rate N            queries a second per client (default 200,\n"
+        "                              bursts of twice that)\n"
+        "Log:\n"
+        "      --log FILE              the audit log, JSON lines (default: standard\n"
+        "                              output); files rotate at 64 MiB, 5 kept\n"
+        "      --name NAME             the sandbox name written in every record\n"
+        "\n" POLICY_ARGS_HELP "\n"
+        "Example:\n"
+        "  airlock gateway --profile strict --allow '*.github.com' \\\n"
+        "      --listen-dns 127.0.0.1:5353 --upstream 198.18.0.10\n";
+
+enum {
+	OPT_LISTEN_DNS = OPT_FIRST_FREE,
+	OPT_UPSTREAM,
+	OPT_DNS_REFUSAL,
+	OPT_DNS_TYPES,
+	OPT_DNS_RATE,
+	OPT_LOG,
+	OPT_NAME,
+};
+
+struct run {
+	struct policy_args args;
+	struct gateway *gateway;
+	struct loop *loop;
+};
+
+static void on_stop(struct loop *loop, int signo, void *data)
+{
+	(void)data;
+	fprintf(stderr, "airlock gateway: %s, stopping\n", strsignal(signo));
+	loop_stop(loop);
+}
+
+static void on_reload(struct loop *loop, int signo, void *data)
+{
+	struct run *run = data;
+	struct policy *p = NULL;
+	struct profile prof;
+	struct diag d = {""};
+	(void)loop;
+	(void)signo;
+
+	if (policy_args_compile(&run->args, &prof, &p, &d) < 0) {
+		cli_error("gateway", "reload failed, keeping the current policy: %s", d.msg);
+		gateway_note(run->gateway, "reload failed, keeping the current policy: %s", d.msg);
+		return;
+	}
+	gateway_set_policy(run->gateway, p, "reload: SIGHUP");
+	fprintf(stderr, "airlock gateway: policy reloaded (profile %s)\n", prof.name);
+}
+
+static int parse_addr_opt(const char *opt, const char *arg, uint16_t port, struct addr *ret)
+{
+	if (addr_parse(arg, port, ret) == 0)
+		return 0;
+	cli_error("gateway", "%s '%s': expected an address, e.g. 127.0.0.1:%u or [::1]:%u", opt,
+	          arg, port ? port : 53, port ? port : 53);
+	return -1;
+}
+
+static int default_upstreams(struct upstream_config *c)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	struct diag d;
+
+	if (file_read_all("/etc/resolv.conf", 64 * 1024, &text, &len, &d) < 0 ||
+	    upstream_config_from_resolv_conf(c, text) < 0) {
+		cli_error("gateway", "no upstream resolver: /etc/resolv.conf has no usable "
+		                     "nameserver; give one with --upstream ADDR");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct run *run, struct gateway_config *c)
+{
+	static const struct option longopts[] = {
+	        POLICY_ARGS_LONGOPTS,
+	        {"listen-dns", required_argument, NULL, OPT_LISTEN_DNS},
+	        {"upstream", required_argument, NULL, OPT_UPSTREAM},
+	        {"dns-refusal", required_argument, NULL, OPT_DNS_REFUSAL},
+	        {"dns-types", required_argument, NULL, OPT_DNS_TYPES},
+	        {"dns-rate", required_argument, NULL, OPT_DNS_RATE},
+	        {"log", required_argument, NULL, OPT_LOG},
+	        {"name", required_argument, NULL, OPT_NAME},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
+	};
+	struct upstream_config *up = &c->dns.upstream;
+	struct diag d;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "+" POLICY_ARGS_SHORTOPTS "h", longopts, NULL)) !=
+	       -1) {
+		int r = policy_args_option(&run->args, "gateway", opt, optarg);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;
+		switch (opt) {
+		case OPT_LISTEN_DNS:
+			if (c->n_dns_listen == GATEWAY_MAX_LISTEN) {
+				cli_error("gateway", "at most %d --listen-dns", GATEWAY_MAX_LISTEN);
+				return -1;
+			}
+			if (parse_addr_opt("--listen-dns", optarg, 53,
+			                   &c->dns_listen[c->n_dns_listen++]) < 0)
+				return -1;
+			break;
+		case OPT_UPSTREAM:
+			if (up->n_servers == UPSTREAM_MAX_SERVERS) {
+				cli_error("gateway", "at most %d --upstream", UPSTREAM_MAX_SERVERS);
+				return -1;
+			}
+			if (parse_addr_opt("--upstream", optarg, 53,
+			                   &up->servers[up->n_servers++]) < 0)
+				return -1;
+			break;
+		case OPT_DNS_REFUSAL:
+			if (strcmp(optarg, "nxdomain") == 0)
+				c->dns.filter.refusal = DNS_REFUSE_NXDOMAIN;
+			else if (strcmp(optarg, "refused") == 0)
+				c->dns.filter.refusal = DNS_REFUSE_REFUSED;
+			else if (strcmp(optarg, "sinkhole") == 0)
+				c->dns.filter.refusal = DNS_REFUSE_SINKHOLE;
+			else {
+				cli_error("gateway",
+				          "--dns-refusal '%s': expected nxdomain, refused or "
+				          "sinkhole",
+				          optarg);
+				return -1;
+			}
+			break;
+		case OPT_DNS_TYPES:
+			if (dns_filter_config_types(&c->dns.filter, optarg, &d) < 0) {
+				cli_error("gateway", "--dns-types: %s", d.msg);
+				return -1;
+			}
+			break;
+		case OPT_DNS_RATE: {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || v == 0 || v > 1000000) {
+				cli_error("gateway", "--dns-rate '%s': expected 1-1000000", optarg);
+				return -1;
+			}
+			c->dns.rate = (unsigned)v;
+			c->dns.burst = (unsigned)v * 2;
+			break;
+		}
+		case OPT_LOG:
+			c->log_path = optarg;
+			break;
+		case OPT_NAME:
+			c->sandbox = optarg;
+			break;
+		case 'h':
+			fputs(gateway_help, stdout);
+			return 1;
+		default:
+			fputs("Try 'airlock gateway --help'.\n", stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		cli_error("gateway", "unexpected argument '%s'; try 'airlock gateway --help'",
+		          argv[optind]);
+		return -1;
+	}
+	if (c->n_dns_listen == 0) {
+		cli_error("gateway", "nothing to serve: give --listen-dns ADDR");
+		return -1;
+	}
+	if (up->n_servers == 0 && default_upstreams(up) < 0)
+		return -1;
+	for (size_t i = 0; i < up->n_servers; i++)
+		for (size_t j = 0; j < c->n_dns_listen; j++)
+			if (addr_equal(&up->servers[i], &c->dns_listen[j])) {
+				cli_error("gateway", "--upstream is one of the --listen-dns "
+				                     "addresses: the gateway would ask itself");
+				return -1;
+			}
+	return 0;
+}
+
+int cmd_gateway(int argc, char **argv)
+{
+	struct run run = {0};
+	struct gateway_config c;
+	struct policy *policy = NULL;
+	struct profile prof;
+	struct diag d = {""};
+	int status = EXIT_USAGE;
+
+	policy_args_init(&run.args);
+	gateway_config_default(&c);
+	int r = parse_options(argc, argv, &run, &c);
+	if (r != 0) {
+		status = r > 0 ? 0 : EXIT_USAGE;
+		goto out;
+	}
+	if (policy_args_build(&run.args, "gateway", &prof, &policy) < 0)
+		goto out;
+	run.loop = loop_new();
+	if (!run.loop) {
+		cli_error("gateway", "cannot create the event loop: %s", strerror(errno));
+		policy_unref(policy);
+		goto out;
+	}
+	if (gateway_new(run.loop, &c, policy, &run.gateway, &d) < 0) {
+		cli_error("gateway", "%s", d.msg);
+		goto out;
+	}
+	if (loop_add_signal(run.loop, SIGINT, on_stop, &run) < 0 ||
+	    loop_add_signal(run.loop, SIGTERM, on_stop, &run) < 0 ||
+	    loop_add_signal(run.loop, SIGHUP, on_reload, &run) < 0) {
+		cli_error("gateway", "cannot handle signals: %s", strerror(errno));
+		goto out;
+	}
+	char listen[ADDR_STR_MAX], upstream[ADDR_STR_MAX];
+	addr_format(&c.dns_listen[0], listen, sizeof(listen));
+	addr_format(&c.dns.upstream.servers[0], upstream, sizeof(upstream));
+	fprintf(stderr, "airlock gateway: profile %s; DNS on %s%s (UDP and TCP), upstream %s%s\n",
+	        prof.name, listen, c.n_dns_listen > 1 ? " and more" : "", upstream,
+	        c.dns.upstream.n_servers > 1 ? " and more" : "");
+	r = loop_run(run.loop);
+	status = r < 0 ? 1 : 0;
+	if (r < 0)
+		cli_error("gateway", "event loop failed: %s", strerror(-r));
+out:
+	gateway_free(run.gateway);
+	loop_free(run.loop);
+	policy_args_done(&run.args);
+	return status;
+}
