@@ -36,6 +36,8 @@ static const char gateway_help[] =
         "                              answer)\n"
         "      --dns-rate N            queries a second per client (default 200,\n"
         "                              bursts of twice that)\n"
+        "      --dns-timeout MS        wait for an upstream answer (default 1500),\n"
+        "                              then try the next server; 3 tries in all\n"
         "Log:\n"
         "      --log FILE              the audit log, JSON lines (default: standard\n"
         "                              output); files rotate at 64 MiB, 5 kept\n"
@@ -51,6 +53,7 @@ enum {
 	OPT_DNS_REFUSAL,
 	OPT_DNS_TYPES,
 	OPT_DNS_RATE,
+	OPT_DNS_TIMEOUT,
 	OPT_LOG,
 	OPT_NAME,
 };
@@ -95,6 +98,20 @@ static int parse_addr_opt(const char *opt, const char *arg, uint16_t port, struc
 	return -1;
 }
 
+/* A whole number from 1 to max. */
+static int parse_uint_opt(const char *opt, const char *arg, unsigned max, unsigned *ret)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (errno || *end || end == arg || arg[0] == '-' || v == 0 || v > max) {
+		cli_error("gateway", "%s '%s': expected a number from 1 to %u", opt, arg, max);
+		return -1;
+	}
+	*ret = (unsigned)v;
+	return 0;
+}
+
 static int default_upstreams(struct upstream_config *c)
 {
 	_cleanup_free_ char *text = NULL;
@@ -119,6 +136,7 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 	        {"dns-refusal", required_argument, NULL, OPT_DNS_REFUSAL},
 	        {"dns-types", required_argument, NULL, OPT_DNS_TYPES},
 	        {"dns-rate", required_argument, NULL, OPT_DNS_RATE},
+	        {"dns-timeout", required_argument, NULL, OPT_DNS_TIMEOUT},
 	        {"log", required_argument, NULL, OPT_LOG},
 	        {"name", required_argument, NULL, OPT_NAME},
 	        {"help", no_argument, NULL, 'h'},
@@ -176,17 +194,18 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 			}
 			break;
 		case OPT_DNS_RATE: {
-			char *end;
-			errno = 0;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || v == 0 || v > 1000000) {
-				cli_error("gateway", "--dns-rate '%s': expected 1-1000000", optarg);
+			unsigned v;
+			if (parse_uint_opt("--dns-rate", optarg, 1000000, &v) < 0)
 				return -1;
-			}
-			c->dns.rate = (unsigned)v;
-			c->dns.burst = (unsigned)v * 2;
+			c->dns.rate = v;
+			c->dns.burst = v * 2;
 			break;
 		}
+		case OPT_DNS_TIMEOUT:
+			if (parse_uint_opt("--dns-timeout", optarg, 60000,
+			                   &c->dns.upstream.timeout_ms) < 0)
+				return -1;
+			break;
 		case OPT_LOG:
 			c->log_path = optarg;
 			break;
