@@ -15,6 +15,7 @@ static const struct command commands[] = {
         {"check", cmd_check, "say whether names or addresses are allowed, and by which rule"},
         {"profiles", cmd_profiles, "list profiles, or show one's effective rules"},
         {"gateway", cmd_gateway, "run the filtering DNS gateway in the foreground"},
+        {"logs", cmd_logs, "show an audit log for people, with a summary"},
 };
 
 static void usage(FILE *out)

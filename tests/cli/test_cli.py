@@ -122,6 +122,19 @@ CASES = [
      {"err": ["no profile named 'nope'"]}),
     ("profiles-show-loop", ["profiles", "show", "loop-a"], USAGE, {"err": ["extends itself"]}),
     ("profiles-help", ["profiles", "--help"], ALLOW, {"out": ["airlock profiles show"]}),
+    # logs
+    ("logs-sample", ["logs", "tests/data/logs/sample.log"], ALLOW,
+     {"golden": True, "err": ["sample.log: line 4:", "1 malformed line(s) skipped"]}),
+    ("logs-blocked-one-sandbox", ["logs", "--blocked", "--name", "build",
+                                  "tests/data/logs/sample.log"], ALLOW, {"golden": True}),
+    ("logs-json", ["logs", "--json", "--blocked", "--name", "agent",
+                   "tests/data/logs/sample.log"], ALLOW,
+     {"json": [{"name": "ads.example"}, {"name": "evil\u001b[31m.example"},
+               {"event": "note"}, {"name": "db.rebind.test"}]}),
+    ("logs-follow-needs-file", ["logs", "--follow", "-"], USAGE, {"err": ["--follow needs a file"]}),
+    ("logs-missing-file", ["logs", "tests/data/logs/none.log"], USAGE,
+     {"err": ["cannot open tests/data/logs/none.log"]}),
+    ("logs-help", ["logs", "--help"], ALLOW, {"out": ["Usage: airlock logs", "--follow"]}),
     # top level
     ("version", ["--version"], ALLOW, {"out": ["airlock 0."]}),
     ("help", ["--help"], ALLOW, {"out": ["check", "profiles"]}),
@@ -134,6 +147,8 @@ def run_case(binary, root, name, args, want_status, checks, update):
     env = dict(os.environ)
     env["AIRLOCK_PROFILE_PATH"] = os.path.join("tests", "data", "profiles")
     env["HOME"] = "/nonexistent"
+    env["TZ"] = "UTC"
+    env.pop("NO_COLOR", None)
     env.pop("XDG_CONFIG_HOME", None)
     p = subprocess.run([binary] + args, cwd=root, env=env, capture_output=True, text=True,
                        timeout=30)
