@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "dns/cache.h"
 #include "gateway/ratelimit.h"
 #include "net/sock.h"
 
@@ -67,7 +68,10 @@ struct dns_service {
 	struct pending *pending;
 	struct dns_stats stats;
 	struct note_throttle rate_note, cap_note;
+	struct dns_cache *cache;     /* NULL when off */
+	struct policy *cache_policy; /* the snapshot the cached answers were vetted under */
 	struct dns_response scratch;
+	uint8_t cached[DNS_CACHE_MSG_MAX];
 	uint8_t out[2 + TCP_MSG_MAX];
 };
 
@@ -80,6 +84,8 @@ void dns_service_config_default(struct dns_service_config *c)
 	c->burst = 400;
 	c->max_tcp_clients = 128;
 	c->tcp_idle_ms = 10000;
+	c->cache_entries = 10000;
+	c->cache_max_ttl_s = 3600;
 }
 
 /* ---- log records -------------------------------------------------------- */
@@ -334,6 +340,10 @@ static void on_upstream(void *ctx, int result, const uint8_t *msg, size_t len)
 	switch (v.action) {
 	case DNS_ANSWER_RELAY:
 		learn_addresses(s, p, &s->scratch);
+		if (s->cache && p->policy == s->cache_policy)
+			dns_cache_put(s->cache, p->query.question.name, p->query.question.name_len,
+			              p->query.question.qtype, msg, len, &s->scratch,
+			              loop_now_ms(s->env.loop));
 		relay(s, p, msg, len);
 		s->stats.forwarded++;
 		emit(s, &p->rec);
@@ -360,6 +370,30 @@ static void on_upstream(void *ctx, int result, const uint8_t *msg, size_t len)
 }
 
 /* ---- queries ------------------------------------------------------------- */
+
+/* Answer an allowed query from the cache, if it holds the answer.  Answers
+ * vetted under another snapshot are dropped first. */
+static bool answer_from_cache(struct dns_service *s, struct pending *p)
+{
+	if (!s->cache)
+		return false;
+	if (p->policy != s->cache_policy) {
+		dns_cache_clear(s->cache);
+		policy_unref(s->cache_policy);
+		s->cache_policy = policy_ref(p->policy);
+	}
+	int n = dns_cache_get(s->cache, p->query.question.name, p->query.question.name_len,
+	                      p->query.question.qtype, loop_now_ms(s->env.loop), s->cached,
+	                      sizeof(s->cached));
+	if (n <= 0 || dns_parse_response(s->cached, (size_t)n, &s->scratch, NULL) < 0)
+		return false;
+	learn_addresses(s, p, &s->scratch);
+	relay(s, p, s->cached, (size_t)n);
+	s->stats.cached++;
+	AUDIT_SET(&p->rec, detail, "%s%scached", p->rec.detail, p->rec.detail[0] ? ", " : "");
+	emit(s, &p->rec);
+	return true;
+}
 
 static void handle_query(struct dns_service *s, const uint8_t *raw, size_t len,
                          const struct addr *client, int udp_fd, struct tcp_client *tcp)
@@ -404,6 +438,8 @@ static void handle_query(struct dns_service *s, const uint8_t *raw, size_t len,
 
 	switch (v.action) {
 	case DNS_QUERY_FORWARD: {
+		if (answer_from_cache(s, p))
+			break;
 		uint16_t edns = p->query.edns.present ? p->query.edns.udp_size : 0;
 		int r = upstream_query(s->upstream, p->query.question.name,
 		                       p->query.question.name_len, p->query.question.qtype, edns,
@@ -602,6 +638,13 @@ int dns_service_new(const struct dns_service_env *env, const struct dns_service_
 		                              : "cannot set up the upstream client: %s",
 		                 strerror(-r));
 	}
+	if (c->cache_entries) {
+		s->cache = dns_cache_new(c->cache_entries, c->cache_max_ttl_s);
+		if (!s->cache) {
+			dns_service_free(s);
+			return diag_fail(d, -ENOMEM, "out of memory for the DNS cache");
+		}
+	}
 	s->ratelimit = ratelimit_new(RATE_SLOTS, c->rate, c->burst);
 	if (!s->ratelimit) {
 		dns_service_free(s);
@@ -659,6 +702,8 @@ void dns_service_free(struct dns_service *s)
 	}
 	upstream_free(s->upstream);
 	ratelimit_free(s->ratelimit);
+	dns_cache_free(s->cache);
+	policy_unref(s->cache_policy);
 	free(s);
 }
 

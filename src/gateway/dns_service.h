@@ -16,6 +16,11 @@
  * and the upstream client's cap on queries in flight (past it: SERVFAIL).
  * UDP answers larger than the client can take (512 bytes, or its EDNS size)
  * are replaced by a truncated reply (TC) so it retries over TCP.
+ *
+ * Vetted answers are cached for their TTL (dns/cache.h) and served with
+ * their TTLs aged; the cache is emptied whenever the policy snapshot
+ * changes.  A query is always decided by the policy before the cache is
+ * looked at, so a cached answer never outlives the rule that allowed it.
  */
 #ifndef AIRLOCK_GATEWAY_DNS_SERVICE_H
 #define AIRLOCK_GATEWAY_DNS_SERVICE_H
@@ -33,10 +38,12 @@
 struct dns_service_config {
 	struct dns_filter_config filter;
 	struct upstream_config upstream;
-	unsigned rate;          /* queries a second per client; default 200 */
-	unsigned burst;         /* default 400 */
-	size_t max_tcp_clients; /* default 128 */
-	unsigned tcp_idle_ms;   /* default 10000 */
+	unsigned rate;            /* queries a second per client; default 200 */
+	unsigned burst;           /* default 400 */
+	size_t max_tcp_clients;   /* default 128 */
+	unsigned tcp_idle_ms;     /* default 10000 */
+	size_t cache_entries;     /* vetted answers kept (dns/cache.h); 0: none; default 10000 */
+	uint32_t cache_max_ttl_s; /* default 3600 */
 };
 
 /* Everything but the upstream servers. */
@@ -54,7 +61,8 @@ struct dns_service_env {
 };
 
 struct dns_stats {
-	uint64_t queries, forwarded, refused, empty, formerr, servfail, dropped, rate_limited;
+	uint64_t queries, forwarded, cached, refused, empty, formerr, servfail, dropped,
+	        rate_limited;
 	uint64_t tcp_refused; /* connections closed at the cap */
 };
 

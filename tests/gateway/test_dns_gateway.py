@@ -146,6 +146,21 @@ def data_types_answered_empty(gw, stub):
           f"non-address types reached upstream: {stub.questions}")
 
 
+def answers_cached_for_their_ttl(gw, stub):
+    before = len(stub.questions)
+    a1 = gw.udp(query("cached.allowed.test"))
+    time.sleep(1.1)
+    a2 = gw.udp(query("cached.allowed.test", qid=99))
+    check(a1 and a2 and a2.rcode == 0 and a2.id == 99 and a2.addresses == ["198.18.0.20"],
+          "second answer")
+    asked = [q for q in stub.questions[before:] if q[0] == "cached.allowed.test"]
+    check(len(asked) == 1, f"asked upstream once: {asked}")
+    ttl = struct.unpack("!I", a2.raw[-10:-6])[0]
+    check(ttl == 299, f"TTL aged by a second: {ttl}")
+    rec = [r for r in gw.records() if r.get("name") == "cached.allowed.test"][-1]
+    check("cached" in rec.get("detail", "") and rec["verdict"] == "allow", f"log {rec}")
+
+
 def tcp_query(gw, stub):
     a = gw.tcp(query("tcp.allowed.test", qid=7))
     check(a and a.rcode == 0 and a.addresses == ["198.18.0.20"] and a.id == 7, "TCP answer")
@@ -210,10 +225,15 @@ def reload_keeps_good_policy(gw, stub, rules_file):
     check(a and RCODES[a.rcode] == "NXDOMAIN", "not yet allowed")
     with open(rules_file, "w") as f:
         f.write("new.example\n")
+    before = len([q for q in stub.questions if q[0] == "cached.allowed.test"])
     gw.proc.send_signal(signal.SIGHUP)
     time.sleep(0.3)
     a = gw.udp(query("new.example"))
     check(a and a.rcode == 0, f"allowed after reload: {a and RCODES[a.rcode]}")
+    # A new snapshot empties the cache: answers are vetted again.
+    gw.udp(query("cached.allowed.test"))
+    after = len([q for q in stub.questions if q[0] == "cached.allowed.test"])
+    check(after == before + 1, "cache emptied by the reload")
     with open(rules_file, "w") as f:
         f.write("https://broken/\n")
     gw.proc.send_signal(signal.SIGHUP)
@@ -257,7 +277,8 @@ def main():
         gw = Gateway(binary, stub.port, tmp, "--allow-file", rules)
         try:
             for case in [allowed_name_answered, question_spelling_kept, blocked_name_never_leaves,
-                         rebinding_refused, data_types_answered_empty, tcp_query,
+                         rebinding_refused, data_types_answered_empty,
+                         answers_cached_for_their_ttl, tcp_query,
                          big_answer_truncated_for_udp, silent_upstream_servfail,
                          malformed_battery]:
                 results.append(run(case.__name__, lambda: case(gw, stub)))
