@@ -11,11 +11,15 @@
 #include "gateway/ratelimit.h"
 #include "net/sock.h"
 
-#define UDP_BATCH     32 /* datagrams read per wakeup, for fairness */
-#define ACCEPT_BATCH  16
-#define TCP_MSG_MAX   65535
-#define RATE_SLOTS    4096
-#define NOTE_EVERY_MS 1000 /* at most one note a second for each kind of flood */
+#define UDP_BATCH    32   /* datagrams read (recvmmsg) per wakeup, for fairness */
+#define BATCH_REPLY  1232 /* replies up to this size wait for the batch's sendmmsg */
+#define ACCEPT_BATCH 16
+#define TCP_MSG_MAX  65535
+#define RATE_SLOTS   4096
+/* Largest UDP query read: a query is one question and an OPT record, far
+ * below this; anything longer is truncated and then fails to parse. */
+#define DNS_UDP_QUERY_MAX 1500
+#define NOTE_EVERY_MS     1000 /* at most one note a second for each kind of flood */
 
 struct listener {
 	struct dns_service *s;
@@ -52,6 +56,17 @@ struct pending {
 	struct audit_record rec; /* filled as the query goes */
 };
 
+/* Replies made while a batch of datagrams is handled, sent with one
+ * sendmmsg at the end of the batch instead of one sendto each. */
+struct reply_batch {
+	int fd; /* the listener being served; -1 outside a batch */
+	unsigned n;
+	struct mmsghdr msgs[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	struct addr to[UDP_BATCH];
+	uint8_t buf[UDP_BATCH][BATCH_REPLY];
+};
+
 struct note_throttle {
 	uint64_t last_ms;
 	uint64_t suppressed;
@@ -72,6 +87,12 @@ struct dns_service {
 	struct policy *cache_policy; /* the snapshot the cached answers were vetted under */
 	struct dns_response scratch;
 	uint8_t cached[DNS_CACHE_MSG_MAX];
+	struct reply_batch batch;
+	/* recvmmsg's buffers for one batch of queries. */
+	struct mmsghdr in_msgs[UDP_BATCH];
+	struct iovec in_iov[UDP_BATCH];
+	struct sockaddr_storage in_from[UDP_BATCH];
+	uint8_t in_buf[UDP_BATCH][DNS_UDP_QUERY_MAX];
 	uint8_t out[2 + TCP_MSG_MAX];
 };
 
@@ -197,6 +218,18 @@ static void send_reply(struct dns_service *s, int udp_fd, const struct addr *cli
                        struct tcp_client *tcp, const uint8_t *msg, size_t len)
 {
 	if (!tcp) {
+		struct reply_batch *b = &s->batch;
+		if (b->fd == udp_fd && b->n < UDP_BATCH && len <= BATCH_REPLY) {
+			memcpy(b->buf[b->n], msg, len);
+			b->iov[b->n] = (struct iovec){b->buf[b->n], len};
+			b->to[b->n] = *client;
+			b->msgs[b->n] = (struct mmsghdr){.msg_hdr = {.msg_name = &b->to[b->n].sa,
+			                                             .msg_namelen = client->len,
+			                                             .msg_iov = &b->iov[b->n],
+			                                             .msg_iovlen = 1}};
+			b->n++;
+			return;
+		}
 		/* A full socket buffer loses this reply; the client retries. */
 		(void)sendto(udp_fd, msg, len, MSG_DONTWAIT, &client->sa, client->len);
 		return;
@@ -478,25 +511,45 @@ static void handle_query(struct dns_service *s, const uint8_t *raw, size_t len,
 	pending_free(p);
 }
 
+static void flush_batch(struct dns_service *s)
+{
+	struct reply_batch *b = &s->batch;
+	for (unsigned sent = 0; sent < b->n;) {
+		int r = sendmmsg(b->fd, b->msgs + sent, b->n - sent, MSG_DONTWAIT);
+		if (r <= 0)
+			break; /* a full socket buffer loses these replies; clients retry */
+		sent += (unsigned)r;
+	}
+	b->n = 0;
+	b->fd = -1;
+}
+
 static void on_udp(struct loop *loop, int fd, uint32_t events, void *data)
 {
 	struct listener *l = data;
-	uint8_t buf[TCP_MSG_MAX];
+	struct dns_service *s = l->s;
 	(void)loop;
 	(void)events;
 
-	for (int i = 0; i < UDP_BATCH; i++) {
-		struct sockaddr_storage ss;
-		socklen_t slen = sizeof(ss);
-		struct addr client;
-		ssize_t n =
-		        recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &slen);
-		if (n < 0)
-			return; /* EAGAIN, or an error the next datagram may not have */
-		if (addr_from_sockaddr(&client, (struct sockaddr *)&ss, slen) < 0)
-			continue;
-		handle_query(l->s, buf, (size_t)n, &client, fd, NULL);
+	for (unsigned i = 0; i < UDP_BATCH; i++) {
+		s->in_iov[i] = (struct iovec){s->in_buf[i], sizeof(s->in_buf[i])};
+		s->in_msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &s->in_from[i],
+		                                             .msg_namelen = sizeof(s->in_from[i]),
+		                                             .msg_iov = &s->in_iov[i],
+		                                             .msg_iovlen = 1}};
 	}
+	int n = recvmmsg(fd, s->in_msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return; /* EAGAIN, or an error the next datagram may not have */
+	s->batch.fd = fd;
+	for (int i = 0; i < n; i++) {
+		struct addr client;
+		if (addr_from_sockaddr(&client, (struct sockaddr *)&s->in_from[i],
+		                       s->in_msgs[i].msg_hdr.msg_namelen) < 0)
+			continue;
+		handle_query(s, s->in_buf[i], s->in_msgs[i].msg_len, &client, fd, NULL);
+	}
+	flush_batch(s);
 }
 
 /* ---- TCP ----------------------------------------------------------------- */
@@ -627,6 +680,7 @@ int dns_service_new(const struct dns_service_env *env, const struct dns_service_
 	if (!s)
 		return diag_fail(d, -ENOMEM, "out of memory");
 	s->env = *env;
+	s->batch.fd = -1;
 	if (!s->env.sandbox)
 		s->env.sandbox = "";
 	s->config = *c;

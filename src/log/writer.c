@@ -27,6 +27,8 @@ struct log_writer {
 	char *ring;
 	size_t cap, head, len;
 	bool stopping, thread_waiting, thread_done;
+	bool lingering;    /* the thread is letting records gather */
+	unsigned flushers; /* callers waiting in log_writer_flush */
 	uint64_t pending_drops; /* dropped since the last note */
 	int fail_err;           /* errno writing is stuck on; 0 when it works */
 	int outage_err;         /* for the note on an outage that ended */
@@ -286,6 +288,28 @@ static void wait_retry(struct log_writer *w)
 			break;
 }
 
+/* After a wakeup the thread waits this long for more records, so that a busy
+ * gateway costs one thread wakeup per LINGER_MS rather than one per record
+ * (each of which is a context switch taken from the event loop).  A flush,
+ * a ring half full, or close cut it short. */
+#define LINGER_MS 20
+
+static void linger(struct log_writer *w)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += LINGER_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	w->lingering = true;
+	while (!w->stopping && !w->flushers && w->len < w->cap / 2)
+		if (pthread_cond_timedwait(&w->wake, &w->lock, &until) == ETIMEDOUT)
+			break;
+	w->lingering = false;
+}
+
 static void *writer_main(void *arg)
 {
 	struct log_writer *w = arg;
@@ -299,6 +323,7 @@ static void *writer_main(void *arg)
 			w->thread_waiting = true;
 			pthread_cond_wait(&w->wake, &w->lock);
 			w->thread_waiting = false;
+			linger(w);
 			continue;
 		}
 		size_t h = w->head, n = w->len < w->cap - h ? w->len : w->cap - h;
@@ -441,7 +466,7 @@ int log_writer_append(struct log_writer *w, const struct audit_record *rec)
 	} else {
 		ring_put(w, line, (size_t)n);
 		w->st.records++;
-		if (w->thread_waiting)
+		if (w->thread_waiting || (w->lingering && w->len >= w->cap / 2))
 			pthread_cond_signal(&w->wake);
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -453,8 +478,11 @@ int log_writer_flush(struct log_writer *w)
 	int r;
 
 	pthread_mutex_lock(&w->lock);
+	w->flushers++;
+	pthread_cond_signal(&w->wake); /* end a linger */
 	while (w->len > 0 && !w->fail_err && !w->thread_done)
 		pthread_cond_wait(&w->idle, &w->lock);
+	w->flushers--;
 	r = w->len == 0 ? 0 : w->fail_err ? -w->fail_err : -EPIPE;
 	pthread_mutex_unlock(&w->lock);
 	return r;

@@ -20,7 +20,10 @@
  * DNS answer.  The lock guards only pointer updates and one memcpy of at most
  * AUDIT_LINE_MAX bytes; the thread never holds it across a system call.
  * So the event loop has nothing to call: log_writer_flush() is for shutdown,
- * tests and the CLI, and it may block.
+ * tests and the CLI, and it may block.  Once woken, the thread lingers up to
+ * 20 ms for more records before writing, so a busy gateway pays one thread
+ * wakeup per 20 ms, not one context switch per record; records reach the
+ * file within about that time.
  *
  * Memory: one ring of `queue_bytes` (default 4 MiB) allocated at open; an
  * append allocates nothing.  When a record does not fit, it is dropped and
