@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Benchmarks, in a release build.  Today: the policy matcher (load time and
-# memory for a million rules, lookups per second).  Prints Markdown tables;
-# docs/benchmarks.md records a run with the machine it ran on.
+# Benchmarks, in a release build: the policy matcher (load time and memory
+# for a million rules, lookups per second), then the DNS filter side by side
+# with dnsmasq.  Prints Markdown tables; docs/benchmarks.md records a run with
+# the machine it ran on.  Arguments go to bench_matcher (RULES LOOKUPS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 . scripts/lib.sh
 meson_configure build-ci/release --buildtype=release
-ninja -C build-ci/release bench/bench_matcher >/dev/null
+ninja -C build-ci/release bench/bench_matcher src/airlock >/dev/null
 echo "## Policy matcher ($(nproc) cores, $(uname -r))"
 echo
 build-ci/release/bench/bench_matcher "$@"
+echo
+echo "## DNS filtering with a 100,000-name blocklist (dnsperf, 10 s each)"
+echo
+bench/dns.sh build-ci/release/src/airlock 10

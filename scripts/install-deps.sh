@@ -11,6 +11,8 @@ packages=(
 	libinih-dev libjson-c-dev libidn2-dev
 	# tests, sanitizers, fuzzing, style
 	libcmocka-dev clang libclang-rt-dev clang-format
+	# benchmarks: the tools compared with, and the load generators
+	dnsmasq-base dnsperf dnsutils
 )
 
 missing=()
