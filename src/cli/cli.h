@@ -108,8 +108,14 @@ int policy_args_option(struct policy_args *a, const char *cmd, int opt, const ch
 int policy_args_build(const struct policy_args *a, const char *cmd, struct profile *ret_profile,
                       struct policy **ret);
 
-/* The same without printing: 0, or a negative errno with the message in `d`
- * (a gateway reloading on SIGHUP logs it and keeps its current policy). */
+/* Add everything the options say to `b` (profile, imports, rules, default)
+ * without compiling, so a caller can add more first (a gateway's runtime
+ * rules).  0, or a negative errno with the message in `d`. */
+int policy_args_load(const struct policy_args *a, struct policy_builder *b,
+                     struct profile *ret_profile, struct diag *d);
+
+/* Load and compile without printing: 0, or a negative errno with the message
+ * in `d` (a gateway reloading on SIGHUP logs it and keeps its policy). */
 int policy_args_compile(const struct policy_args *a, struct profile *ret_profile,
                         struct policy **ret, struct diag *d);
 

@@ -19,8 +19,8 @@ static const char gateway_help[] =
         "allows them).  Every decision is one JSON line in the audit log.\n"
         "\n"
         "SIGINT or SIGTERM stop it.  SIGHUP reloads the policy (profile, rule files,\n"
-        "Claude settings); a policy with an error is not loaded and the current one\n"
-        "stays, with a note in the log.\n"
+        "Claude settings, then the runtime rules); a policy with an error is not\n"
+        "loaded and the current one stays, with a note in the log.\n"
         "\n"
         "Listening:\n"
         "      --listen-dns ADDR       serve DNS on ADDR, UDP and TCP (repeatable):\n"
@@ -38,10 +38,14 @@ static const char gateway_help[] =
         "                              bursts of twice that)\n"
         "      --dns-timeout MS        wait for an upstream answer (default 1500),\n"
         "                              then try the next server; 3 tries in all\n"
-        "Log:\n"
+        "Log and control:\n"
         "      --log FILE              the audit log, JSON lines (default: standard\n"
         "                              output); files rotate at 64 MiB, 5 kept\n"
         "      --name NAME             the sandbox name written in every record\n"
+        "      --control PATH          a control socket (mode 0600) taking, one per\n"
+        "                              message: allow RULE, block RULE, unallow RULE,\n"
+        "                              reset, status, reload; changes apply to new\n"
+        "                              requests at once and survive reloads\n"
         "\n" POLICY_ARGS_HELP "\n"
         "Example:\n"
         "  airlock gateway --profile strict --allow '*.github.com' \\\n"
@@ -56,6 +60,7 @@ enum {
 	OPT_DNS_TIMEOUT,
 	OPT_LOG,
 	OPT_NAME,
+	OPT_CONTROL,
 };
 
 struct run {
@@ -71,22 +76,27 @@ static void on_stop(struct loop *loop, int signo, void *data)
 	loop_stop(loop);
 }
 
+/* The configured policy, for every reload and runtime change. */
+static int load_policy(void *ctx, struct policy_builder *b, struct diag *d)
+{
+	struct run *run = ctx;
+	struct profile prof;
+	return policy_args_load(&run->args, b, &prof, d);
+}
+
 static void on_reload(struct loop *loop, int signo, void *data)
 {
 	struct run *run = data;
-	struct policy *p = NULL;
-	struct profile prof;
 	struct diag d = {""};
 	(void)loop;
 	(void)signo;
 
-	if (policy_args_compile(&run->args, &prof, &p, &d) < 0) {
+	if (gateway_reload(run->gateway, "reload: SIGHUP", &d) < 0) {
 		cli_error("gateway", "reload failed, keeping the current policy: %s", d.msg);
 		gateway_note(run->gateway, "reload failed, keeping the current policy: %s", d.msg);
 		return;
 	}
-	gateway_set_policy(run->gateway, p, "reload: SIGHUP");
-	fprintf(stderr, "airlock gateway: policy reloaded (profile %s)\n", prof.name);
+	fprintf(stderr, "airlock gateway: policy reloaded\n");
 }
 
 static int parse_addr_opt(const char *opt, const char *arg, uint16_t port, struct addr *ret)
@@ -139,6 +149,7 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 	        {"dns-timeout", required_argument, NULL, OPT_DNS_TIMEOUT},
 	        {"log", required_argument, NULL, OPT_LOG},
 	        {"name", required_argument, NULL, OPT_NAME},
+	        {"control", required_argument, NULL, OPT_CONTROL},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
@@ -212,6 +223,9 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 		case OPT_NAME:
 			c->sandbox = optarg;
 			break;
+		case OPT_CONTROL:
+			c->control_path = optarg;
+			break;
 		case 'h':
 			fputs(gateway_help, stdout);
 			return 1;
@@ -252,6 +266,8 @@ int cmd_gateway(int argc, char **argv)
 
 	policy_args_init(&run.args);
 	gateway_config_default(&c);
+	c.load_policy = load_policy;
+	c.load_policy_ctx = &run;
 	int r = parse_options(argc, argv, &run, &c);
 	if (r != 0) {
 		status = r > 0 ? 0 : EXIT_USAGE;

@@ -132,16 +132,13 @@ int policy_args_build(const struct policy_args *a, const char *cmd, struct profi
 	return 0;
 }
 
-int policy_args_compile(const struct policy_args *a, struct profile *ret_profile,
-                        struct policy **ret, struct diag *d)
+int policy_args_load(const struct policy_args *a, struct policy_builder *b,
+                     struct profile *ret_profile, struct diag *d)
 {
-	_cleanup_(policy_builder_freep) struct policy_builder *b = policy_builder_new();
 	struct profile_paths pp;
 	uint32_t cmdline;
 	int r;
 
-	if (!b)
-		return diag_fail(d, -ENOMEM, "out of memory");
 	profile_paths_default(&pp);
 	r = profile_load(b, a->profile, &pp, ret_profile, d);
 	if (r < 0)
@@ -168,5 +165,18 @@ int policy_args_compile(const struct policy_args *a, struct profile *ret_profile
 	}
 	if (a->default_action >= 0)
 		policy_builder_set_default(b, (enum action)a->default_action);
+	return 0;
+}
+
+int policy_args_compile(const struct policy_args *a, struct profile *ret_profile,
+                        struct policy **ret, struct diag *d)
+{
+	_cleanup_(policy_builder_freep) struct policy_builder *b = policy_builder_new();
+
+	if (!b)
+		return diag_fail(d, -ENOMEM, "out of memory");
+	int r = policy_args_load(a, b, ret_profile, d);
+	if (r < 0)
+		return r;
 	return policy_compile(TAKE_PTR(b), ret, d);
 }

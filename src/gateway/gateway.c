@@ -8,13 +8,22 @@
 #include <unistd.h>
 
 #include "dns/addrmap.h"
+#include "gateway/control.h"
 #include "net/sock.h"
 
 /* How often expired name<->address pairs are swept. */
 #define SWEEP_MS 30000
 
+struct runtime_rule {
+	enum action action;
+	struct rule rule;
+};
+
 struct gateway {
 	struct loop *loop;
+	struct control_service *control;
+	struct runtime_rule *runtime;
+	size_t n_runtime;
 	struct gateway_config config;
 	struct policy_slot policy;
 	struct addrmap *addrmap;
@@ -61,6 +70,8 @@ static void on_sweep(struct loop *loop, struct loop_timer *t, void *data)
 	addrmap_expire(g->addrmap, loop_now_ms(loop));
 	loop_timer_reset(t, SWEEP_MS);
 }
+
+static control_handler on_control;
 
 /* Bind UDP and TCP on one address and hand both to the DNS service. */
 static int listen_dns(struct gateway *g, const struct addr *a, struct diag *d)
@@ -124,6 +135,15 @@ int gateway_new(struct loop *loop, const struct gateway_config *c, struct policy
 		if (r < 0)
 			return r;
 	}
+	if (c->control_path) {
+		int fd;
+		r = control_listen(c->control_path, &fd, d);
+		if (r < 0)
+			return r;
+		r = control_service_new(loop, fd, on_control, g, &g->control);
+		if (r < 0)
+			return diag_fail(d, r, "cannot serve the control socket: %s", strerror(-r));
+	}
 	*ret = TAKE_PTR(g);
 	return 0;
 }
@@ -132,6 +152,10 @@ void gateway_free(struct gateway *g)
 {
 	if (!g)
 		return;
+	control_service_free(g->control);
+	if (g->config.control_path && g->control)
+		unlink(g->config.control_path);
+	free(g->runtime);
 	dns_service_free(g->dns);
 	loop_timer_cancel(g->sweep);
 	addrmap_free(g->addrmap);
@@ -145,6 +169,184 @@ void gateway_set_policy(struct gateway *g, struct policy *p, const char *why)
 	size_t rules = policy_rule_count(p);
 	policy_slot_replace(&g->policy, p);
 	gateway_note(g, "policy replaced (%s): %zu rules", why, rules);
+}
+
+/* ---- runtime rules and the control socket ------------------------------ */
+
+int gateway_reload(struct gateway *g, const char *why, struct diag *d)
+{
+	_cleanup_(policy_builder_freep) struct policy_builder *b = NULL;
+	struct policy *p = NULL;
+	uint32_t origin;
+	int r;
+
+	if (!g->config.load_policy)
+		return diag_fail(d, -EOPNOTSUPP, "this gateway has a fixed policy");
+	b = policy_builder_new();
+	if (!b)
+		return diag_fail(d, -ENOMEM, "out of memory");
+	r = g->config.load_policy(g->config.load_policy_ctx, b, d);
+	if (r < 0)
+		return r;
+	r = policy_builder_origin(b, "runtime (control socket)", &origin);
+	for (size_t i = 0; r == 0 && i < g->n_runtime; i++) {
+		(void)policy_builder_remove(b, &g->runtime[i].rule); /* runtime wins */
+		r = policy_builder_add(b, g->runtime[i].action, &g->runtime[i].rule, origin, 0);
+	}
+	if (r < 0)
+		return diag_fail(d, r, "cannot add the runtime rules: %s", strerror(-r));
+	r = policy_compile(TAKE_PTR(b), &p, d);
+	if (r < 0)
+		return r;
+	gateway_set_policy(g, p, why);
+	return 0;
+}
+
+static ssize_t find_runtime(const struct gateway *g, const struct rule *r)
+{
+	for (size_t i = 0; i < g->n_runtime; i++)
+		if (rule_equal(&g->runtime[i].rule, r))
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Log a runtime change as a control record. */
+static void log_change(struct gateway *g, enum control_cmd cmd, const char *text)
+{
+	struct audit_record r;
+	audit_record_init(&r, AUDIT_EVENT_DECISION, AUDIT_PROTO_CONTROL);
+	snprintf(r.sandbox, sizeof(r.sandbox), "%s", g->config.sandbox);
+	r.verdict = cmd == CONTROL_ALLOW   ? AUDIT_VERDICT_ALLOW
+	            : cmd == CONTROL_BLOCK ? AUDIT_VERDICT_BLOCK
+	                                   : AUDIT_VERDICT_NONE;
+	AUDIT_SET(&r, rule, "%s", text);
+	AUDIT_SET(&r, origin, "control socket");
+	AUDIT_SET(&r, detail, "%s",
+	          cmd == CONTROL_ALLOW   ? "allow"
+	          : cmd == CONTROL_BLOCK ? "block"
+	          : cmd == CONTROL_RESET ? "reset"
+	                                 : "unallow");
+	emit(g, &r);
+}
+
+static int status(struct gateway *g, char *out, size_t size)
+{
+	struct policy *p = policy_slot_acquire(&g->policy);
+	struct dns_stats st;
+	char text[RULE_TEXT_SIZE];
+	size_t o = 0;
+
+	gateway_dns_stats(g, &st);
+	o += (size_t)snprintf(out + o, size - o,
+	                      "sandbox %s\nrules %zu\ndefault %s\nnetwork %s\nruntime rules %zu\n"
+	                      "dns queries %llu forwarded %llu cached %llu refused %llu "
+	                      "servfail %llu rate-limited %llu\n",
+	                      g->config.sandbox[0] ? g->config.sandbox : "-", policy_rule_count(p),
+	                      policy_default(p) == ACTION_ALLOW ? "allow" : "block",
+	                      policy_network_none(p) ? "none" : "on", g->n_runtime,
+	                      (unsigned long long)st.queries, (unsigned long long)st.forwarded,
+	                      (unsigned long long)st.cached, (unsigned long long)st.refused,
+	                      (unsigned long long)st.servfail, (unsigned long long)st.rate_limited);
+	for (size_t i = 0; i < g->n_runtime && o < size; i++) {
+		rule_format(&g->runtime[i].rule, text, sizeof(text));
+		o += (size_t)snprintf(out + o, size - o, "  %s %s\n",
+		                      g->runtime[i].action == ACTION_ALLOW ? "allow" : "block",
+		                      text);
+	}
+	policy_unref(p);
+	return 0;
+}
+
+static int on_control(void *ctx, const struct control_request *req, char *out, size_t size,
+                      struct diag *d)
+{
+	struct gateway *g = ctx;
+	struct runtime_rule saved_one = {0};
+	struct runtime_rule *saved_all = NULL;
+	size_t saved_n = g->n_runtime;
+	struct rule rule;
+	char text[RULE_TEXT_SIZE] = "";
+	ssize_t at = -1;
+	int r;
+
+	if (req->cmd == CONTROL_STATUS)
+		return status(g, out, size);
+	if (req->cmd == CONTROL_RELOAD) {
+		r = gateway_reload(g, "reload: control socket", d);
+		if (r == 0)
+			snprintf(out, size, "reloaded");
+		return r;
+	}
+	if (req->arg_len) {
+		r = rule_parse(req->arg, req->arg_len, &rule, d);
+		if (r < 0)
+			return r;
+		rule_format(&rule, text, sizeof(text));
+		at = find_runtime(g, &rule);
+	}
+	switch (req->cmd) {
+	case CONTROL_ALLOW:
+	case CONTROL_BLOCK: {
+		enum action action = req->cmd == CONTROL_ALLOW ? ACTION_ALLOW : ACTION_BLOCK;
+		if (at >= 0) {
+			saved_one = g->runtime[at];
+			g->runtime[at].action = action;
+			break;
+		}
+		if (g->n_runtime == GATEWAY_MAX_RUNTIME)
+			return diag_fail(d, -E2BIG, "already %d runtime rules",
+			                 GATEWAY_MAX_RUNTIME);
+		struct runtime_rule *rt =
+		        reallocarray(g->runtime, g->n_runtime + 1, sizeof(*g->runtime));
+		if (!rt)
+			return diag_fail(d, -ENOMEM, "out of memory");
+		g->runtime = rt;
+		g->runtime[g->n_runtime++] = (struct runtime_rule){action, rule};
+		break;
+	}
+	case CONTROL_UNALLOW:
+		if (at < 0)
+			return diag_fail(d, -ENOENT,
+			                 "%s is not a runtime rule (`status` lists them)", text);
+		saved_one = g->runtime[at];
+		g->runtime[at] = g->runtime[--g->n_runtime];
+		break;
+	case CONTROL_RESET:
+		saved_all = g->runtime;
+		g->runtime = NULL;
+		g->n_runtime = 0;
+		break;
+	case CONTROL_STATUS:
+	case CONTROL_RELOAD:
+		break;
+	}
+
+	r = gateway_reload(g, "runtime rule change", d);
+	if (r < 0) {
+		/* Put the rules back as they were: the old policy is still in force. */
+		if (req->cmd == CONTROL_RESET) {
+			g->runtime = saved_all;
+			g->n_runtime = saved_n;
+		} else if (req->cmd == CONTROL_UNALLOW) {
+			g->runtime[g->n_runtime++] = saved_one;
+		} else if (at >= 0) {
+			g->runtime[at] = saved_one;
+		} else {
+			g->n_runtime--;
+		}
+		return r;
+	}
+	free(saved_all);
+	log_change(g, req->cmd, text);
+	if (req->cmd == CONTROL_RESET)
+		snprintf(out, size, "%zu runtime rules removed", saved_n);
+	else
+		snprintf(out, size, "%s %s",
+		         req->cmd == CONTROL_ALLOW   ? "allowed"
+		         : req->cmd == CONTROL_BLOCK ? "blocked"
+		                                     : "removed",
+		         text);
+	return 0;
 }
 
 void gateway_dns_stats(const struct gateway *g, struct dns_stats *ret)

@@ -1,9 +1,11 @@
 /* gateway.h - the one process every sandbox talks to.
  *
- * A gateway owns the policy slot, the name<->address map, the audit log and
- * the services that listen (today: DNS).  Services read the current policy
- * snapshot per request; gateway_set_policy() swaps in a new one atomically,
- * so a reload never stalls a query or half-applies.
+ * A gateway owns the policy slot, the name<->address map, the audit log, the
+ * control socket and the services that listen (today: DNS).  Services read
+ * the current policy snapshot per request; a reload or a runtime rule change
+ * builds a new snapshot and swaps it in atomically, so it never stalls a
+ * query or half-applies.  Runtime rules (control socket: allow, block,
+ * unallow, reset) live on top of the configured policy and survive reloads.
  */
 #ifndef AIRLOCK_GATEWAY_GATEWAY_H
 #define AIRLOCK_GATEWAY_GATEWAY_H
@@ -18,7 +20,13 @@
 #include "policy/policy.h"
 #include "util/diag.h"
 
-#define GATEWAY_MAX_LISTEN 8
+#define GATEWAY_MAX_LISTEN  8
+#define GATEWAY_MAX_RUNTIME 4096 /* rules added through the control socket */
+
+/* Fill `b` with the configured policy (profile, rule files, command line):
+ * the gateway calls it at every reload and runtime change, then adds its
+ * runtime rules on top.  0, or a negative errno with `d` saying why. */
+typedef int gateway_policy_fn(void *ctx, struct policy_builder *b, struct diag *d);
 
 struct gateway_config {
 	const char *sandbox;                        /* name in the log */
@@ -28,8 +36,11 @@ struct gateway_config {
 	const char *log_path;   /* the audit log */
 	uint64_t log_max_bytes; /* rotation; 0: never */
 	unsigned log_keep;
-	size_t addrmap_pairs;     /* default 65536 */
-	uint32_t addrmap_grace_s; /* default 600 */
+	size_t addrmap_pairs;           /* default 65536 */
+	uint32_t addrmap_grace_s;       /* default 600 */
+	const char *control_path;       /* the control socket (control.h); NULL: none */
+	gateway_policy_fn *load_policy; /* NULL: the first policy is the only one */
+	void *load_policy_ctx;
 };
 
 void gateway_config_default(struct gateway_config *c);
@@ -48,6 +59,11 @@ DEFINE_POINTER_CLEANUP(struct gateway, gateway_free)
 /* Swap in a new snapshot (takes ownership) and log the change; `why` says
  * what changed ("reload: SIGHUP"). */
 void gateway_set_policy(struct gateway *g, struct policy *p, const char *why);
+
+/* Rebuild the policy: load_policy, then the runtime rules, each replacing an
+ * identical configured rule (so `allow` can lift a profile's block on the
+ * same name).  On failure the current policy stays; `d` says why. */
+int gateway_reload(struct gateway *g, const char *why, struct diag *d);
 
 /* Log a note (a reload that failed, a listener error...). */
 void gateway_note(struct gateway *g, const char *fmt, ...) _printf_(2, 3);

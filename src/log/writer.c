@@ -27,8 +27,8 @@ struct log_writer {
 	char *ring;
 	size_t cap, head, len;
 	bool stopping, thread_waiting, thread_done;
-	bool lingering;    /* the thread is letting records gather */
-	unsigned flushers; /* callers waiting in log_writer_flush */
+	bool lingering;         /* the thread is letting records gather */
+	unsigned flushers;      /* callers waiting in log_writer_flush */
 	uint64_t pending_drops; /* dropped since the last note */
 	int fail_err;           /* errno writing is stuck on; 0 when it works */
 	int outage_err;         /* for the note on an outage that ended */

@@ -246,6 +246,48 @@ def reload_keeps_good_policy(gw, stub, rules_file):
     check("reload failed" in gw.stderr(), "said on stderr too")
 
 
+def control(path, request):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.settimeout(3)
+        s.connect(path)
+        s.send(request.encode())
+        return s.recv(65536).decode()
+
+
+def control_socket_changes_rules_live(gw, stub, path, rules_file):
+    check(oct(os.stat(path).st_mode & 0o777) == "0o600", "socket is owner-only")
+    # The reload case left a broken rule file: a change needs a policy that
+    # loads, and says why it cannot apply.
+    reply = control(path, "allow live.example")
+    check(reply.startswith("error:") and "looks like a URL" in reply, f"refused: {reply}")
+    with open(rules_file, "w") as f:
+        f.write("new.example\n")
+    check(RCODES[gw.udp(query("live.example")).rcode] == "NXDOMAIN", "not yet allowed")
+    check(control(path, "allow live.example") == "ok\nallowed live.example", "allow")
+    check(gw.udp(query("live.example")).rcode == 0, "allowed at once, no restart")
+    # A runtime block beats the profile's allow on the same name.
+    check(control(path, "block .allowed.test").startswith("ok"), "block")
+    check(RCODES[gw.udp(query("x.allowed.test")).rcode] == "NXDOMAIN", "blocked at once")
+    status = control(path, "status")
+    check("runtime rules 2" in status and "allow live.example" in status
+          and "block .allowed.test" in status, f"status: {status}")
+    # Runtime rules survive a reload.
+    gw.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    check(gw.udp(query("live.example")).rcode == 0, "kept across SIGHUP")
+    check(control(path, "unallow .allowed.test") == "ok\nremoved .allowed.test", "unallow")
+    check(gw.udp(query("y.allowed.test")).rcode == 0, "the profile's rule is back")
+    check(control(path, "unallow nothing.example").startswith("error: nothing.example is not"),
+          "unallow of an unknown rule")
+    check(control(path, "allow https://x/").startswith("error:") , "bad rule refused")
+    check(control(path, "frobnicate").startswith("error: unknown command"), "unknown command")
+    check(control(path, "reset") == "ok\n1 runtime rules removed", "reset")
+    check(RCODES[gw.udp(query("live.example")).rcode] == "NXDOMAIN", "reset applied")
+    recs = [r for r in gw.records() if r.get("proto") == "control"]
+    check([r["detail"] for r in recs] == ["allow", "block", "unallow", "reset"],
+          f"control records {[r.get('detail') for r in recs]}")
+
+
 def rate_limit(binary, stub, tmp):
     gw = Gateway(binary, stub.port, tmp, "--dns-rate", "5")
     try:
@@ -274,7 +316,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         rules = os.path.join(tmp, "extra-rules")
         open(rules, "w").close()
-        gw = Gateway(binary, stub.port, tmp, "--allow-file", rules)
+        sock = os.path.join(tmp, "control")
+        gw = Gateway(binary, stub.port, tmp, "--allow-file", rules, "--control", sock)
         try:
             for case in [allowed_name_answered, question_spelling_kept, blocked_name_never_leaves,
                          rebinding_refused, data_types_answered_empty,
@@ -284,6 +327,8 @@ def main():
                 results.append(run(case.__name__, lambda: case(gw, stub)))
             results.append(run("reload_keeps_good_policy",
                                lambda: reload_keeps_good_policy(gw, stub, rules)))
+            results.append(run("control_socket_changes_rules_live",
+                               lambda: control_socket_changes_rules_live(gw, stub, sock, rules)))
         finally:
             gw.stop()
         with tempfile.TemporaryDirectory() as tmp2:
