@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job, as far as it is built today: install what is needed, build
-# airlock, and ask it about real names under each built-in profile.
+# airlock, ask it about real names under each built-in profile, then run the
+# gateway's DNS filter on loopback (against a stand-in upstream, so no
+# internet is needed) and query it with dig.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,3 +28,35 @@ show check --profile airgapped github.com 198.18.0.1:443
 show check --profile permissive anything.example
 show check --json --profile strict --allow '.example.com' WWW.Example.COM.
 printf '\nExit status: 0 when every name is allowed, 1 when any is blocked, 2 on errors.\n'
+
+# The gateway: a filtering DNS forwarder.  Everything stays on 127.0.0.1.
+work=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+free_port() {
+	python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+up=$(free_port)
+python3 scripts/demo-upstream.py "$up" &
+pids+=($!)
+port=$(free_port)
+printf '\n$ airlock gateway --profile strict --allow "*.allowed.test" --allow ".rebind.test" \\\n'
+printf '      --listen-dns 127.0.0.1:%s --upstream 127.0.0.1:%s --log audit.log &\n' "$port" "$up"
+"$airlock" gateway --profile strict --allow '*.allowed.test' --allow '.rebind.test' \
+	--listen-dns "127.0.0.1:$port" --upstream "127.0.0.1:$up" --log "$work/audit.log" &
+pids+=($!)
+for _ in $(seq 50); do
+	dig +time=1 +tries=1 @127.0.0.1 -p "$port" probe.allowed.test >/dev/null 2>&1 && break
+	sleep 0.1
+done
+ask() {
+	printf '\n$ dig @127.0.0.1 -p %s %s   # %s\n' "$port" "$1" "$2"
+	dig +time=2 +tries=1 @127.0.0.1 -p "$port" $1 | grep -E 'status:|^[a-z].*IN' || true
+}
+ask "api.allowed.test" "allowed: answered"
+ask "evil.example" "refused: NXDOMAIN, never sent upstream"
+ask "db.rebind.test" "allowed name, private answer: refused (rebinding)"
+ask "api.allowed.test TXT" "allowed name, data-carrying type: empty answer"
+sleep 0.3
+printf '\n$ airlock logs audit.log\n'
+"$airlock" logs "$work/audit.log"

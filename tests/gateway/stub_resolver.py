@@ -23,10 +23,10 @@ def _parse_question(msg):
 
 
 class StubResolver:
-    def __init__(self):
+    def __init__(self, port=0):
         self.questions = []
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
+        self.udp.bind(("127.0.0.1", port))
         self.port = self.udp.getsockname()[1]
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -86,6 +86,10 @@ class StubResolver:
                     reply = self.answer(data[2:], "tcp")
                     if reply:
                         conn.sendall(struct.pack("!H", len(reply)) + reply)
+
+    def wait(self):
+        for t in self.threads:
+            t.join()
 
     def names_seen(self):
         return [q[0] for q in self.questions]
