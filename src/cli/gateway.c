@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli/cli.h"
 #include "gateway/gateway.h"
@@ -12,11 +13,19 @@
 static const char gateway_help[] =
         "Usage: airlock gateway [OPTIONS]\n"
         "\n"
-        "Run the gateway in the foreground.  It serves a filtering DNS forwarder:\n"
-        "names the policy refuses are answered locally and never sent upstream;\n"
-        "allowed names are asked of the upstream resolvers and their answers vetted\n"
-        "(no private, loopback, link-local or metadata addresses unless a CIDR rule\n"
-        "allows them).  Every decision is one JSON line in the audit log.\n"
+        "Run the gateway in the foreground.  It serves a filtering DNS forwarder\n"
+        "and an HTTP proxy, each on the addresses given (at least one of them).\n"
+        "DNS: names the policy refuses are answered locally and never sent\n"
+        "upstream; allowed names are asked of the upstream resolvers and their\n"
+        "answers vetted (no private, loopback, link-local or metadata addresses\n"
+        "unless a CIDR rule allows them).  Proxy: CONNECT host:port and\n"
+        "absolute-form requests (GET http://host/path) are decided on host and port;\n"
+        "refusals get 403 saying which rule refused and how to allow it.  The\n"
+        "proxy resolves names itself, through the same upstreams and checks, and\n"
+        "connects to the address it checked; IP addresses pass only through a CIDR\n"
+        "rule.  One request per client connection.  Every decision is one JSON\n"
+        "line in the audit log, and every relayed connection one more when it\n"
+        "closes, with its byte counts.\n"
         "\n"
         "SIGINT or SIGTERM stop it.  SIGHUP reloads the policy (profile, rule files,\n"
         "Claude settings, then the runtime rules); a policy with an error is not\n"
@@ -25,6 +34,8 @@ static const char gateway_help[] =
         "Listening:\n"
         "      --listen-dns ADDR       serve DNS on ADDR, UDP and TCP (repeatable):\n"
         "                              127.0.0.1:53, [::1]:5353\n"
+        "      --listen-proxy ADDR     serve the HTTP proxy on ADDR, TCP (repeatable),\n"
+        "                              port 3128 unless given: 127.0.0.1:3128\n"
         "DNS:\n"
         "      --upstream ADDR         resolver to ask (repeatable; default: the\n"
         "                              nameservers of /etc/resolv.conf), port 53 unless\n"
@@ -38,6 +49,17 @@ static const char gateway_help[] =
         "                              bursts of twice that)\n"
         "      --dns-timeout MS        wait for an upstream answer (default 1500),\n"
         "                              then try the next server; 3 tries in all\n"
+        "Proxy:\n"
+        "      --proxy-max-connections N\n"
+        "                              client connections at once (default 1024);\n"
+        "                              more are closed at once, with a note in the log\n"
+        "      --proxy-idle-timeout S  close a relayed connection after S seconds\n"
+        "                              without traffic (default 300)\n"
+        "      --proxy-head-timeout MS the whole request head must arrive within MS\n"
+        "                              of the connection (default 10000), else 408\n"
+        "      --proxy-connect-timeout MS\n"
+        "                              per address dialled (default 10000); all\n"
+        "                              addresses failed: 502, or 504 on a timeout\n"
         "Log and control:\n"
         "      --log FILE              the audit log, JSON lines (default: standard\n"
         "                              output); files rotate at 64 MiB, 5 kept\n"
@@ -49,10 +71,16 @@ static const char gateway_help[] =
         "\n" POLICY_ARGS_HELP "\n"
         "Example:\n"
         "  airlock gateway --profile strict --allow '*.github.com' \\\n"
-        "      --listen-dns 127.0.0.1:5353 --upstream 198.18.0.10\n";
+        "      --listen-dns 127.0.0.1:5353 --listen-proxy 127.0.0.1:3128 \\\n"
+        "      --upstream 198.18.0.10\n";
 
 enum {
 	OPT_LISTEN_DNS = OPT_FIRST_FREE,
+	OPT_LISTEN_PROXY,
+	OPT_PROXY_MAX_CONNECTIONS,
+	OPT_PROXY_IDLE_TIMEOUT,
+	OPT_PROXY_HEAD_TIMEOUT,
+	OPT_PROXY_CONNECT_TIMEOUT,
 	OPT_UPSTREAM,
 	OPT_DNS_REFUSAL,
 	OPT_DNS_TYPES,
@@ -142,6 +170,11 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 	static const struct option longopts[] = {
 	        POLICY_ARGS_LONGOPTS,
 	        {"listen-dns", required_argument, NULL, OPT_LISTEN_DNS},
+	        {"listen-proxy", required_argument, NULL, OPT_LISTEN_PROXY},
+	        {"proxy-max-connections", required_argument, NULL, OPT_PROXY_MAX_CONNECTIONS},
+	        {"proxy-idle-timeout", required_argument, NULL, OPT_PROXY_IDLE_TIMEOUT},
+	        {"proxy-head-timeout", required_argument, NULL, OPT_PROXY_HEAD_TIMEOUT},
+	        {"proxy-connect-timeout", required_argument, NULL, OPT_PROXY_CONNECT_TIMEOUT},
 	        {"upstream", required_argument, NULL, OPT_UPSTREAM},
 	        {"dns-refusal", required_argument, NULL, OPT_DNS_REFUSAL},
 	        {"dns-types", required_argument, NULL, OPT_DNS_TYPES},
@@ -172,6 +205,40 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 			}
 			if (parse_addr_opt("--listen-dns", optarg, 53,
 			                   &c->dns_listen[c->n_dns_listen++]) < 0)
+				return -1;
+			break;
+		case OPT_LISTEN_PROXY:
+			if (c->n_proxy_listen == GATEWAY_MAX_LISTEN) {
+				cli_error("gateway", "at most %d --listen-proxy",
+				          GATEWAY_MAX_LISTEN);
+				return -1;
+			}
+			if (parse_addr_opt("--listen-proxy", optarg, 3128,
+			                   &c->proxy_listen[c->n_proxy_listen++]) < 0)
+				return -1;
+			break;
+		case OPT_PROXY_MAX_CONNECTIONS: {
+			unsigned v;
+			if (parse_uint_opt("--proxy-max-connections", optarg, 1000000, &v) < 0)
+				return -1;
+			c->proxy.max_clients = v;
+			break;
+		}
+		case OPT_PROXY_IDLE_TIMEOUT: {
+			unsigned v;
+			if (parse_uint_opt("--proxy-idle-timeout", optarg, 7 * 24 * 3600, &v) < 0)
+				return -1;
+			c->proxy.idle_ms = v * 1000;
+			break;
+		}
+		case OPT_PROXY_HEAD_TIMEOUT:
+			if (parse_uint_opt("--proxy-head-timeout", optarg, 600000,
+			                   &c->proxy.head_timeout_ms) < 0)
+				return -1;
+			break;
+		case OPT_PROXY_CONNECT_TIMEOUT:
+			if (parse_uint_opt("--proxy-connect-timeout", optarg, 600000,
+			                   &c->proxy.connect_timeout_ms) < 0)
 				return -1;
 			break;
 		case OPT_UPSTREAM:
@@ -239,8 +306,9 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 		          argv[optind]);
 		return -1;
 	}
-	if (c->n_dns_listen == 0) {
-		cli_error("gateway", "nothing to serve: give --listen-dns ADDR");
+	if (c->n_dns_listen == 0 && c->n_proxy_listen == 0) {
+		cli_error("gateway",
+		          "nothing to serve: give --listen-dns ADDR and/or --listen-proxy ADDR");
 		return -1;
 	}
 	if (up->n_servers == 0 && default_upstreams(up) < 0)
@@ -253,6 +321,26 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 				return -1;
 			}
 	return 0;
+}
+
+/* Each proxied connection holds up to 6 descriptors (client, server, a pipe
+ * each way): take the hard limit, and say so when even that is short. */
+static void raise_fd_limit(const struct gateway_config *c)
+{
+	struct rlimit rl;
+	if (c->n_proxy_listen == 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	rlim_t need = (rlim_t)c->proxy.max_clients * 6 + 256;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		fprintf(stderr,
+		        "airlock gateway: warning: %llu descriptors allowed, %zu proxy connections "
+		        "may need %llu; lower --proxy-max-connections or raise ulimit -n\n",
+		        (unsigned long long)rl.rlim_cur, c->proxy.max_clients,
+		        (unsigned long long)need);
 }
 
 int cmd_gateway(int argc, char **argv)
@@ -275,6 +363,11 @@ int cmd_gateway(int argc, char **argv)
 	}
 	if (policy_args_build(&run.args, "gateway", &prof, &policy) < 0)
 		goto out;
+	/* The proxy's relay splices into sockets, and splice() raises SIGPIPE
+	 * when the peer is gone (it has no MSG_NOSIGNAL): the error is handled
+	 * as EPIPE instead. */
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(&c);
 	run.loop = loop_new();
 	if (!run.loop) {
 		cli_error("gateway", "cannot create the event loop: %s", strerror(errno));
@@ -291,11 +384,19 @@ int cmd_gateway(int argc, char **argv)
 		cli_error("gateway", "cannot handle signals: %s", strerror(errno));
 		goto out;
 	}
-	char listen[ADDR_STR_MAX], upstream[ADDR_STR_MAX];
-	addr_format(&c.dns_listen[0], listen, sizeof(listen));
+	char listen[ADDR_STR_MAX], proxy[ADDR_STR_MAX], upstream[ADDR_STR_MAX];
 	addr_format(&c.dns.upstream.servers[0], upstream, sizeof(upstream));
-	fprintf(stderr, "airlock gateway: profile %s; DNS on %s%s (UDP and TCP), upstream %s%s\n",
-	        prof.name, listen, c.n_dns_listen > 1 ? " and more" : "", upstream,
+	fprintf(stderr, "airlock gateway: profile %s;", prof.name);
+	if (c.n_dns_listen) {
+		addr_format(&c.dns_listen[0], listen, sizeof(listen));
+		fprintf(stderr, " DNS on %s%s (UDP and TCP);", listen,
+		        c.n_dns_listen > 1 ? " and more" : "");
+	}
+	if (c.n_proxy_listen) {
+		addr_format(&c.proxy_listen[0], proxy, sizeof(proxy));
+		fprintf(stderr, " proxy on %s%s;", proxy, c.n_proxy_listen > 1 ? " and more" : "");
+	}
+	fprintf(stderr, " upstream %s%s\n", upstream,
 	        c.dns.upstream.n_servers > 1 ? " and more" : "");
 	r = loop_run(run.loop);
 	status = r < 0 ? 1 : 0;

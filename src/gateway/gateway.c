@@ -29,6 +29,7 @@ struct gateway {
 	struct addrmap *addrmap;
 	struct log_writer *log;
 	struct dns_service *dns;
+	struct proxy_service *proxy;
 	struct loop_timer *sweep;
 };
 
@@ -37,6 +38,7 @@ void gateway_config_default(struct gateway_config *c)
 	memset(c, 0, sizeof(*c));
 	c->sandbox = "";
 	dns_service_config_default(&c->dns);
+	proxy_service_config_default(&c->proxy);
 	c->log_path = "/dev/stdout";
 	c->log_max_bytes = 64ull * 1024 * 1024;
 	c->log_keep = 5;
@@ -97,6 +99,22 @@ static int listen_dns(struct gateway *g, const struct addr *a, struct diag *d)
 	return 0;
 }
 
+/* A TCP listener for the proxy. */
+static int listen_proxy(struct gateway *g, const struct addr *a, struct diag *d)
+{
+	char text[ADDR_STR_MAX];
+
+	addr_format(a, text, sizeof(text));
+	int fd = sock_listen_tcp(a, 0);
+	if (fd < 0)
+		return diag_fail(d, fd, "cannot listen for the proxy on %s: %s", text,
+		                 strerror(-fd));
+	int r = proxy_service_add_listener(g->proxy, fd);
+	if (r < 0)
+		return diag_fail(d, r, "cannot serve the proxy on %s: %s", text, strerror(-r));
+	return 0;
+}
+
 int gateway_new(struct loop *loop, const struct gateway_config *c, struct policy *policy,
                 struct gateway **ret, struct diag *d)
 {
@@ -135,6 +153,26 @@ int gateway_new(struct loop *loop, const struct gateway_config *c, struct policy
 		if (r < 0)
 			return r;
 	}
+	if (c->n_proxy_listen) {
+		struct proxy_service_env penv = {
+		        .loop = loop,
+		        .policy = &g->policy,
+		        .addrmap = g->addrmap,
+		        .sandbox = c->sandbox,
+		        .emit = emit,
+		        .emit_ctx = g,
+		};
+		struct proxy_service_config pc = c->proxy;
+		pc.upstream = c->dns.upstream;
+		r = proxy_service_new(&penv, &pc, &g->proxy, d);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < c->n_proxy_listen; i++) {
+		r = listen_proxy(g, &c->proxy_listen[i], d);
+		if (r < 0)
+			return r;
+	}
 	if (c->control_path) {
 		int fd;
 		r = control_listen(c->control_path, &fd, d);
@@ -157,6 +195,7 @@ void gateway_free(struct gateway *g)
 		unlink(g->config.control_path);
 	free(g->runtime);
 	dns_service_free(g->dns);
+	proxy_service_free(g->proxy);
 	loop_timer_cancel(g->sweep);
 	addrmap_free(g->addrmap);
 	policy_slot_replace(&g->policy, NULL);
@@ -233,10 +272,12 @@ static int status(struct gateway *g, char *out, size_t size)
 {
 	struct policy *p = policy_slot_acquire(&g->policy);
 	struct dns_stats st;
+	struct proxy_stats ps;
 	char text[RULE_TEXT_SIZE];
 	size_t o = 0;
 
 	gateway_dns_stats(g, &st);
+	gateway_proxy_stats(g, &ps);
 	o += (size_t)snprintf(out + o, size - o,
 	                      "sandbox %s\nrules %zu\ndefault %s\nnetwork %s\nruntime rules %zu\n"
 	                      "dns queries %llu forwarded %llu cached %llu refused %llu "
@@ -247,6 +288,14 @@ static int status(struct gateway *g, char *out, size_t size)
 	                      (unsigned long long)st.queries, (unsigned long long)st.forwarded,
 	                      (unsigned long long)st.cached, (unsigned long long)st.refused,
 	                      (unsigned long long)st.servfail, (unsigned long long)st.rate_limited);
+	if (g->proxy && o < size)
+		o += (size_t)snprintf(out + o, size - o,
+		                      "proxy connections %zu allowed %llu blocked %llu bad %llu "
+		                      "failed %llu at-cap %llu\n",
+		                      ps.active, (unsigned long long)ps.allowed,
+		                      (unsigned long long)ps.blocked, (unsigned long long)ps.bad,
+		                      (unsigned long long)ps.failed,
+		                      (unsigned long long)ps.cap_refused);
 	for (size_t i = 0; i < g->n_runtime && o < size; i++) {
 		rule_format(&g->runtime[i].rule, text, sizeof(text));
 		o += (size_t)snprintf(out + o, size - o, "  %s %s\n",
@@ -353,6 +402,14 @@ void gateway_dns_stats(const struct gateway *g, struct dns_stats *ret)
 {
 	if (g->dns)
 		dns_service_stats(g->dns, ret);
+	else
+		memset(ret, 0, sizeof(*ret));
+}
+
+void gateway_proxy_stats(const struct gateway *g, struct proxy_stats *ret)
+{
+	if (g->proxy)
+		proxy_service_stats(g->proxy, ret);
 	else
 		memset(ret, 0, sizeof(*ret));
 }

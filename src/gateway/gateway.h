@@ -1,7 +1,10 @@
 /* gateway.h - the one process every sandbox talks to.
  *
  * A gateway owns the policy slot, the name<->address map, the audit log, the
- * control socket and the services that listen (today: DNS).  Services read
+ * control socket and the services that listen: the DNS filter and the HTTP
+ * proxy (CONNECT and absolute-form).  The proxy resolves names through the
+ * DNS service's upstream servers (dns.upstream) with the same answer check,
+ * and records what it resolved in the same name<->address map.  Services read
  * the current policy snapshot per request; a reload or a runtime rule change
  * builds a new snapshot and swaps it in atomically, so it never stalls a
  * query or half-applies.  Runtime rules (control socket: allow, block,
@@ -14,6 +17,7 @@
 #include <stdint.h>
 
 #include "gateway/dns_service.h"
+#include "gateway/proxy_service.h"
 #include "log/writer.h"
 #include "net/addr.h"
 #include "net/loop.h"
@@ -33,8 +37,11 @@ struct gateway_config {
 	struct addr dns_listen[GATEWAY_MAX_LISTEN]; /* UDP and TCP on each */
 	size_t n_dns_listen;
 	struct dns_service_config dns;
-	const char *log_path;   /* the audit log */
-	uint64_t log_max_bytes; /* rotation; 0: never */
+	struct addr proxy_listen[GATEWAY_MAX_LISTEN]; /* TCP */
+	size_t n_proxy_listen;
+	struct proxy_service_config proxy; /* its `upstream` is ignored: dns.upstream is used */
+	const char *log_path;              /* the audit log */
+	uint64_t log_max_bytes;            /* rotation; 0: never */
 	unsigned log_keep;
 	size_t addrmap_pairs;           /* default 65536 */
 	uint32_t addrmap_grace_s;       /* default 600 */
@@ -69,5 +76,6 @@ int gateway_reload(struct gateway *g, const char *why, struct diag *d);
 void gateway_note(struct gateway *g, const char *fmt, ...) _printf_(2, 3);
 
 void gateway_dns_stats(const struct gateway *g, struct dns_stats *ret);
+void gateway_proxy_stats(const struct gateway *g, struct proxy_stats *ret);
 
 #endif

@@ -4,6 +4,9 @@ gateway tests.  Answers by name:
   big.allowed.test    40 A records (over 512 bytes: truncated over UDP
                       without EDNS, whole over TCP)
   slow.allowed.test   never answers
+  nx.loop.test        NXDOMAIN
+  *.loop.test         A 127.0.0.2, no AAAA (the proxy tests' origins listen
+                      there, with a CIDR rule allowing it)
   anything else       A 198.18.0.20
 Every question it receives is appended to .questions as (name, qtype, "udp"|"tcp").
 """
@@ -45,7 +48,11 @@ class StubResolver:
         has_edns = struct.unpack("!H", msg[10:12])[0] > 0
         if name.lower() == "slow.allowed.test":
             return None
+        if name.lower() == "nx.loop.test":
+            return qid + struct.pack("!5H", 0x8183, 1, 0, 0, 0) + question
         ip = bytes([10, 0, 0, 5]) if name.lower().endswith("rebind.test") else bytes([198, 18, 0, 20])
+        if name.lower().endswith(".loop.test"):
+            ip = bytes([127, 0, 0, 2])
         count = 40 if name.lower() == "big.allowed.test" else 1
         records = b""
         if qtype == 1:

@@ -1,0 +1,327 @@
+/* The relay between two TCP connections, over 127.0.0.1: both paths (splice
+ * and copy), half-close, backpressure with a bulk transfer, the body limit,
+ * idle timeout, a reset peer, and close-on-exec descriptors. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
+
+#include "gateway/relay.h"
+#include "net/addr.h"
+#include "net/loop.h"
+#include "net/sock.h"
+
+/* Two connected TCP sockets on loopback: *a (connect side), *b (accepted). */
+static void tcp_pair(int *a, int *b)
+{
+	struct addr any, local;
+	assert_int_equal(addr_parse("127.0.0.1", 0, &any), 0);
+	int l = sock_listen_tcp(&any, 4);
+	assert_true(l >= 0);
+	assert_int_equal(sock_local_addr(l, &local), 0);
+	*a = sock_connect_tcp_nb(&local);
+	assert_true(*a >= 0);
+	for (int i = 0; i < 1000; i++) {
+		*b = sock_accept(l, NULL);
+		if (*b != -EAGAIN)
+			break;
+		usleep(1000);
+	}
+	assert_true(*b >= 0);
+	close(l);
+}
+
+struct fixture {
+	struct loop *loop;
+	int client_app, server_app; /* the ends the test plays */
+	struct relay *relay;
+	bool done;
+	struct relay_result res;
+};
+
+static void on_done(void *ctx, const struct relay_result *res)
+{
+	struct fixture *f = ctx;
+	f->done = true;
+	f->res = *res;
+}
+
+static void start(struct fixture *f, const struct relay_config *c, const char *preamble)
+{
+	int client_relay, server_relay;
+
+	memset(f, 0, sizeof(*f));
+	f->loop = loop_new();
+	assert_non_null(f->loop);
+	tcp_pair(&f->client_app, &client_relay);
+	tcp_pair(&server_relay, &f->server_app);
+	assert_int_equal(relay_new(f->loop, client_relay, server_relay, c, preamble,
+	                           preamble ? strlen(preamble) : 0, on_done, f, &f->relay),
+	                 0);
+}
+
+static void stop(struct fixture *f)
+{
+	relay_free(f->relay);
+	loop_free(f->loop);
+	close(f->client_app);
+	close(f->server_app);
+}
+
+/* Run the loop until `fd` has `len` bytes for us (or the relay ends). */
+static size_t pump_read(struct fixture *f, int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+	for (int i = 0; i < 2000 && got < len; i++) {
+		loop_run_once(f->loop, 5);
+		ssize_t n = recv(fd, buf + got, len - got, MSG_DONTWAIT);
+		if (n > 0)
+			got += (size_t)n;
+		else if (n == 0)
+			break;
+	}
+	return got;
+}
+
+static void run_until_done(struct fixture *f)
+{
+	for (int i = 0; i < 2000 && !f->done; i++)
+		loop_run_once(f->loop, 5);
+	assert_true(f->done);
+}
+
+static bool at_eof(int fd)
+{
+	char c;
+	return recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+}
+
+static void both_ways(bool no_splice)
+{
+	struct fixture f;
+	struct relay_config c;
+	char buf[64];
+
+	relay_config_default(&c);
+	c.no_splice = no_splice;
+	start(&f, &c, "PRE:");
+	assert_int_equal(send(f.client_app, "hello", 5, 0), 5);
+	assert_int_equal(pump_read(&f, f.server_app, buf, 9), 9);
+	assert_memory_equal(buf, "PRE:hello", 9);
+	assert_int_equal(send(f.server_app, "world", 5, 0), 5);
+	assert_int_equal(pump_read(&f, f.client_app, buf, 5), 5);
+	assert_memory_equal(buf, "world", 5);
+
+	/* Half-close, one way then the other: the relay passes each on and
+	 * ends once both are done. */
+	shutdown(f.client_app, SHUT_WR);
+	assert_int_equal(pump_read(&f, f.server_app, buf, 1), 0);
+	assert_false(f.done);
+	assert_int_equal(send(f.server_app, "late", 4, 0), 4); /* the other way still works */
+	assert_int_equal(pump_read(&f, f.client_app, buf, 4), 4);
+	shutdown(f.server_app, SHUT_WR);
+	run_until_done(&f);
+	assert_true(at_eof(f.client_app));
+	assert_int_equal(f.res.end, RELAY_END_DONE);
+	assert_int_equal(f.res.error, 0);
+	assert_null(f.res.where);
+	assert_int_equal(f.res.bytes_up, 9);
+	assert_int_equal(f.res.bytes_down, 9);
+	assert_int_equal(f.res.copied, no_splice);
+	stop(&f);
+}
+
+static void test_both_ways_splice(void **state)
+{
+	(void)state;
+	both_ways(false);
+}
+
+static void test_both_ways_copy(void **state)
+{
+	(void)state;
+	both_ways(true);
+}
+
+/* 16 MiB up while reading only now and then: the relay must hold no more
+ * than it can (backpressure), lose nothing and reorder nothing. */
+static void bulk(bool no_splice)
+{
+	enum { TOTAL = 16 * 1024 * 1024 };
+	struct fixture f;
+	struct relay_config c;
+	static uint8_t out[256 * 1024], in[256 * 1024];
+	size_t sent = 0, got = 0;
+
+	relay_config_default(&c);
+	c.no_splice = no_splice;
+	start(&f, &c, NULL);
+	for (int i = 0; got < TOTAL && i < 200000; i++) {
+		if (sent < TOTAL) {
+			for (size_t k = 0; k < sizeof(out); k++)
+				out[k] = (uint8_t)((sent + k) * 7 + 3);
+			size_t want = TOTAL - sent < sizeof(out) ? TOTAL - sent : sizeof(out);
+			ssize_t n = send(f.client_app, out, want, MSG_DONTWAIT);
+			if (n > 0)
+				sent += (size_t)n;
+		}
+		loop_run_once(f.loop, 1);
+		if (i % 3 == 0) { /* a slow reader */
+			ssize_t n = recv(f.server_app, in, sizeof(in), MSG_DONTWAIT);
+			for (ssize_t k = 0; k < n; k++)
+				if (in[k] != (uint8_t)((got + (size_t)k) * 7 + 3))
+					fail_msg("byte %zu differs", got + (size_t)k);
+			if (n > 0)
+				got += (size_t)n;
+		}
+	}
+	assert_int_equal(got, TOTAL);
+	uint64_t up, down;
+	relay_counts(f.relay, &up, &down);
+	assert_int_equal(up, TOTAL);
+	assert_int_equal(down, 0);
+	stop(&f);
+}
+
+static void test_bulk_splice(void **state)
+{
+	(void)state;
+	bulk(false);
+}
+
+static void test_bulk_copy(void **state)
+{
+	(void)state;
+	bulk(true);
+}
+
+/* up_limit: the request body and not a byte more reaches the server. */
+static void test_up_limit(void **state)
+{
+	struct fixture f;
+	struct relay_config c;
+	char buf[64];
+	(void)state;
+
+	relay_config_default(&c);
+	c.up_limit = 3;
+	start(&f, &c, "HEAD;");
+	assert_int_equal(send(f.client_app, "abcSMUGGLED", 11, 0), 11);
+	assert_int_equal(pump_read(&f, f.server_app, buf, 8), 8);
+	assert_memory_equal(buf, "HEAD;abc", 8);
+	for (int i = 0; i < 10; i++)
+		loop_run_once(f.loop, 2);
+	assert_int_equal(recv(f.server_app, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+	/* The server answers and closes: done, with the client told. */
+	assert_int_equal(send(f.server_app, "reply", 5, 0), 5);
+	shutdown(f.server_app, SHUT_WR);
+	run_until_done(&f);
+	assert_int_equal(f.res.end, RELAY_END_DONE);
+	assert_int_equal(f.res.bytes_up, 8);
+	assert_int_equal(pump_read(&f, f.client_app, buf, 5), 5);
+	assert_memory_equal(buf, "reply", 5);
+	stop(&f);
+}
+
+static void test_idle_timeout(void **state)
+{
+	struct fixture f;
+	struct relay_config c;
+	char buf[8];
+	(void)state;
+
+	relay_config_default(&c);
+	c.idle_ms = 50;
+	start(&f, &c, NULL);
+	assert_int_equal(send(f.client_app, "x", 1, 0), 1);
+	assert_int_equal(pump_read(&f, f.server_app, buf, 1), 1);
+	run_until_done(&f);
+	assert_int_equal(f.res.end, RELAY_END_IDLE);
+	assert_int_equal(f.res.bytes_up, 1);
+	stop(&f);
+}
+
+/* A server that resets: the relay ends with the error and where it was. */
+static void test_reset_is_an_error(void **state)
+{
+	struct fixture f;
+	struct relay_config c;
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	(void)state;
+
+	relay_config_default(&c);
+	start(&f, &c, NULL);
+	assert_int_equal(setsockopt(f.server_app, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	close(f.server_app);
+	f.server_app = -1;
+	run_until_done(&f);
+	assert_int_equal(f.res.end, RELAY_END_ERROR);
+	assert_int_equal(f.res.error, -ECONNRESET);
+	assert_string_equal(f.res.where, "server read");
+	stop(&f);
+}
+
+/* Every descriptor the relay made (its pipes) is close-on-exec. */
+static void test_descriptors_cloexec(void **state)
+{
+	struct fixture f;
+	struct relay_config c;
+	char buf[8];
+	(void)state;
+
+	relay_config_default(&c);
+	start(&f, &c, NULL);
+	assert_int_equal(send(f.client_app, "ab", 2, 0), 2);
+	assert_int_equal(send(f.server_app, "cd", 2, 0), 2);
+	assert_int_equal(pump_read(&f, f.server_app, buf, 2), 2);
+	assert_int_equal(pump_read(&f, f.client_app, buf, 2), 2);
+	DIR *dir = opendir("/proc/self/fd");
+	assert_non_null(dir);
+	int pipes = 0;
+	for (struct dirent *e; (e = readdir(dir));) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end || fd <= 2 || fd == dirfd(dir))
+			continue;
+		int flags = fcntl((int)fd, F_GETFD);
+		if (flags >= 0 && !(flags & FD_CLOEXEC))
+			fail_msg("fd %ld is not close-on-exec", fd);
+		char path[64], target[64] = "";
+		snprintf(path, sizeof(path), "/proc/self/fd/%ld", fd);
+		if (readlink(path, target, sizeof(target) - 1) > 0 &&
+		    strncmp(target, "pipe:", 5) == 0)
+			pipes++;
+	}
+	closedir(dir);
+	assert_true(pipes >= 4); /* one pipe, two ends, each way */
+	stop(&f);
+}
+
+int main(void)
+{
+	/* splice() into a socket whose peer is gone raises SIGPIPE (relay.h). */
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_both_ways_splice),
+	        cmocka_unit_test(test_both_ways_copy),
+	        cmocka_unit_test(test_bulk_splice),
+	        cmocka_unit_test(test_bulk_copy),
+	        cmocka_unit_test(test_up_limit),
+	        cmocka_unit_test(test_idle_timeout),
+	        cmocka_unit_test(test_reset_is_an_error),
+	        cmocka_unit_test(test_descriptors_cloexec),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
