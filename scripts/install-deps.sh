@@ -8,11 +8,13 @@ packages=(
 	# build
 	gcc meson ninja-build pkg-config python3
 	# libraries (docs/architecture.md says why each)
-	libinih-dev libjson-c-dev libidn2-dev
+	libinih-dev libjson-c-dev libidn2-dev libnftables-dev libcap-dev libseccomp-dev
 	# tests, sanitizers, fuzzing, style
 	libcmocka-dev clang libclang-rt-dev clang-format
+	# integration tests: namespaces, nftables, the simulated internet's clients
+	iproute2 nftables util-linux curl openssl tcpdump dnsutils
 	# benchmarks: the tools compared with, and the load generators
-	dnsmasq-base dnsperf dnsutils
+	dnsmasq-base dnsperf tinyproxy
 )
 
 missing=()
