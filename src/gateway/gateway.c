@@ -115,6 +115,75 @@ static int listen_proxy(struct gateway *g, const struct addr *a, struct diag *d)
 	return 0;
 }
 
+/* Does the configuration ask for this service, by address or by socket? */
+static bool wants(const struct gateway_config *c, enum gateway_service service)
+{
+	for (size_t i = 0; i < c->n_sockets; i++)
+		if (c->sockets[i].service == service)
+			return true;
+	return false;
+}
+
+static int start_dns(struct gateway *g, struct diag *d)
+{
+	const struct gateway_config *c = &g->config;
+	if (!c->n_dns_listen && !wants(c, GATEWAY_DNS_UDP) && !wants(c, GATEWAY_DNS_TCP))
+		return 0;
+	struct dns_service_env env = {
+	        .loop = g->loop,
+	        .policy = &g->policy,
+	        .addrmap = g->addrmap,
+	        .sandbox = c->sandbox,
+	        .emit = emit,
+	        .emit_ctx = g,
+	};
+	return dns_service_new(&env, &c->dns, &g->dns, d);
+}
+
+static int start_proxy(struct gateway *g, struct diag *d)
+{
+	const struct gateway_config *c = &g->config;
+	if (!c->n_proxy_listen && !wants(c, GATEWAY_PROXY))
+		return 0;
+	struct proxy_service_env env = {
+	        .loop = g->loop,
+	        .policy = &g->policy,
+	        .addrmap = g->addrmap,
+	        .sandbox = c->sandbox,
+	        .emit = emit,
+	        .emit_ctx = g,
+	};
+	struct proxy_service_config pc = c->proxy;
+	pc.upstream = c->dns.upstream;
+	return proxy_service_new(&env, &pc, &g->proxy, d);
+}
+
+/* Serve a socket bound elsewhere; takes the fd. */
+static int serve_socket(struct gateway *g, const struct gateway_socket *s, struct diag *d)
+{
+	const char *what = "?";
+	int r = -EINVAL;
+
+	switch (s->service) {
+	case GATEWAY_DNS_UDP:
+		what = "DNS (UDP)";
+		r = dns_service_add_udp(g->dns, s->fd);
+		break;
+	case GATEWAY_DNS_TCP:
+		what = "DNS (TCP)";
+		r = dns_service_add_tcp(g->dns, s->fd);
+		break;
+	case GATEWAY_PROXY:
+		what = "the proxy";
+		r = proxy_service_add_listener(g->proxy, s->fd);
+		break;
+	}
+	if (r < 0)
+		return diag_fail(d, r, "cannot serve %s on a socket handed over (fd %d): %s", what,
+		                 s->fd, strerror(-r));
+	return 0;
+}
+
 int gateway_new(struct loop *loop, const struct gateway_config *c, struct policy *policy,
                 struct gateway **ret, struct diag *d)
 {
@@ -122,10 +191,13 @@ int gateway_new(struct loop *loop, const struct gateway_config *c, struct policy
 	_cleanup_(gateway_freep) struct gateway *g = calloc(1, sizeof(*g));
 	int r;
 
-	if (!g)
+	if (!g) {
+		for (size_t i = 0; i < c->n_sockets; i++)
+			close(c->sockets[i].fd);
 		return diag_fail(d, -ENOMEM, "out of memory");
+	}
 	g->loop = loop;
-	g->config = *c;
+	g->config = *c; /* gateway_free closes the sockets not yet served */
 	policy_slot_replace(&g->policy, TAKE_PTR(owned));
 	g->addrmap = addrmap_new(c->addrmap_pairs, c->addrmap_grace_s);
 	g->sweep = loop_timer_add(loop, SWEEP_MS, on_sweep, g);
@@ -135,41 +207,25 @@ int gateway_new(struct loop *loop, const struct gateway_config *c, struct policy
 	if (r < 0)
 		return r;
 
-	struct dns_service_env env = {
-	        .loop = loop,
-	        .policy = &g->policy,
-	        .addrmap = g->addrmap,
-	        .sandbox = c->sandbox,
-	        .emit = emit,
-	        .emit_ctx = g,
-	};
-	if (c->n_dns_listen) {
-		r = dns_service_new(&env, &c->dns, &g->dns, d);
-		if (r < 0)
-			return r;
-	}
+	r = start_dns(g, d);
+	if (r < 0)
+		return r;
+	r = start_proxy(g, d);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < c->n_dns_listen; i++) {
 		r = listen_dns(g, &c->dns_listen[i], d);
 		if (r < 0)
 			return r;
 	}
-	if (c->n_proxy_listen) {
-		struct proxy_service_env penv = {
-		        .loop = loop,
-		        .policy = &g->policy,
-		        .addrmap = g->addrmap,
-		        .sandbox = c->sandbox,
-		        .emit = emit,
-		        .emit_ctx = g,
-		};
-		struct proxy_service_config pc = c->proxy;
-		pc.upstream = c->dns.upstream;
-		r = proxy_service_new(&penv, &pc, &g->proxy, d);
+	for (size_t i = 0; i < c->n_proxy_listen; i++) {
+		r = listen_proxy(g, &c->proxy_listen[i], d);
 		if (r < 0)
 			return r;
 	}
-	for (size_t i = 0; i < c->n_proxy_listen; i++) {
-		r = listen_proxy(g, &c->proxy_listen[i], d);
+	for (size_t i = 0; i < c->n_sockets; i++) {
+		r = serve_socket(g, &g->config.sockets[i], d);
+		g->config.sockets[i].fd = -1; /* taken, whatever happened */
 		if (r < 0)
 			return r;
 	}
@@ -194,6 +250,9 @@ void gateway_free(struct gateway *g)
 	if (g->config.control_path && g->control)
 		unlink(g->config.control_path);
 	free(g->runtime);
+	for (size_t i = 0; i < g->config.n_sockets; i++)
+		if (g->config.sockets[i].fd >= 0)
+			close(g->config.sockets[i].fd);
 	dns_service_free(g->dns);
 	proxy_service_free(g->proxy);
 	loop_timer_cancel(g->sweep);

@@ -25,12 +25,28 @@
 #include "util/diag.h"
 
 #define GATEWAY_MAX_LISTEN  8
+#define GATEWAY_MAX_SOCKETS 16
 #define GATEWAY_MAX_RUNTIME 4096 /* rules added through the control socket */
 
 /* Fill `b` with the configured policy (profile, rule files, command line):
  * the gateway calls it at every reload and runtime change, then adds its
  * runtime rules on top.  0, or a negative errno with `d` saying why. */
 typedef int gateway_policy_fn(void *ctx, struct policy_builder *b, struct diag *d);
+
+/* What a socket handed to the gateway serves. */
+enum gateway_service {
+	GATEWAY_DNS_UDP, /* a bound UDP socket */
+	GATEWAY_DNS_TCP, /* a listening TCP socket */
+	GATEWAY_PROXY,   /* a listening TCP socket */
+};
+
+/* A socket bound by someone else: `airlock run` binds its listeners inside
+ * the sandbox's network namespace, where the gateway itself is not, and hands
+ * them over. */
+struct gateway_socket {
+	enum gateway_service service;
+	int fd;
+};
 
 struct gateway_config {
 	const char *sandbox;                        /* name in the log */
@@ -40,8 +56,12 @@ struct gateway_config {
 	struct addr proxy_listen[GATEWAY_MAX_LISTEN]; /* TCP */
 	size_t n_proxy_listen;
 	struct proxy_service_config proxy; /* its `upstream` is ignored: dns.upstream is used */
-	const char *log_path;              /* the audit log */
-	uint64_t log_max_bytes;            /* rotation; 0: never */
+	/* Sockets already bound, served besides the addresses above.  gateway_new
+	 * takes ownership of every fd, also on failure. */
+	struct gateway_socket sockets[GATEWAY_MAX_SOCKETS];
+	size_t n_sockets;
+	const char *log_path;   /* the audit log */
+	uint64_t log_max_bytes; /* rotation; 0: never */
 	unsigned log_keep;
 	size_t addrmap_pairs;           /* default 65536 */
 	uint32_t addrmap_grace_s;       /* default 600 */
@@ -55,7 +75,8 @@ void gateway_config_default(struct gateway_config *c);
 struct gateway;
 
 /* Bind the listeners, open the log and start serving on `loop`.  Takes
- * ownership of `policy`, also on failure.  Errors say what and where. */
+ * ownership of `policy` and of c->sockets' fds, also on failure.  Errors say
+ * what and where. */
 int gateway_new(struct loop *loop, const struct gateway_config *c, struct policy *policy,
                 struct gateway **ret, struct diag *d);
 
