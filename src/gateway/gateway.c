@@ -177,6 +177,11 @@ static int serve_socket(struct gateway *g, const struct gateway_socket *s, struc
 		what = "the proxy";
 		r = proxy_service_add_listener(g->proxy, s->fd);
 		break;
+	case GATEWAY_TRANSPARENT:
+		what = "transparent interception";
+		close(s->fd);
+		r = -EOPNOTSUPP; /* not served yet: see the transparent service */
+		break;
 	}
 	if (r < 0)
 		return diag_fail(d, r, "cannot serve %s on a socket handed over (fd %d): %s", what,

@@ -38,6 +38,9 @@ enum gateway_service {
 	GATEWAY_DNS_UDP, /* a bound UDP socket */
 	GATEWAY_DNS_TCP, /* a listening TCP socket */
 	GATEWAY_PROXY,   /* a listening TCP socket */
+	/* A listening TCP socket that nftables REDIRECTs intercepted flows to:
+	 * each connection's original destination is read with SO_ORIGINAL_DST. */
+	GATEWAY_TRANSPARENT,
 };
 
 /* A socket bound by someone else: `airlock run` binds its listeners inside
