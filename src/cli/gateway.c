@@ -13,8 +13,9 @@
 static const char gateway_help[] =
         "Usage: airlock gateway [OPTIONS]\n"
         "\n"
-        "Run the gateway in the foreground.  It serves a filtering DNS forwarder\n"
-        "and an HTTP proxy, each on the addresses given (at least one of them).\n"
+        "Run the gateway in the foreground.  It serves a filtering DNS forwarder,\n"
+        "an HTTP proxy and transparent interception, each on the addresses given\n"
+        "(at least one of them).\n"
         "DNS: names the policy refuses are answered locally and never sent\n"
         "upstream; allowed names are asked of the upstream resolvers and their\n"
         "answers vetted (no private, loopback, link-local or metadata addresses\n"
@@ -23,9 +24,13 @@ static const char gateway_help[] =
         "refusals get 403 saying which rule refused and how to allow it.  The\n"
         "proxy resolves names itself, through the same upstreams and checks, and\n"
         "connects to the address it checked; IP addresses pass only through a CIDR\n"
-        "rule.  One request per client connection.  Every decision is one JSON\n"
-        "line in the audit log, and every relayed connection one more when it\n"
-        "closes, with its byte counts.\n"
+        "rule.  One request per client connection.  Transparent: TCP flows that\n"
+        "nftables redirected to the gateway are decided on the name their first\n"
+        "bytes carry (TLS SNI, HTTP Host) and relayed to their original\n"
+        "destination, which must be an address that name resolved to or one a\n"
+        "CIDR rule allows.  Every decision is one JSON line in the audit log, and\n"
+        "every relayed connection one more when it closes, with its byte counts.\n"
+        "When the policy changes, open connections it now refuses are closed.\n"
         "\n"
         "SIGINT or SIGTERM stop it.  SIGHUP reloads the policy (profile, rule files,\n"
         "Claude settings, then the runtime rules); a policy with an error is not\n"
@@ -36,6 +41,18 @@ static const char gateway_help[] =
         "                              127.0.0.1:53, [::1]:5353\n"
         "      --listen-proxy ADDR     serve the HTTP proxy on ADDR, TCP (repeatable),\n"
         "                              port 3128 unless given: 127.0.0.1:3128\n"
+        "      --listen-transparent ADDR\n"
+        "                              take TCP flows redirected to ADDR (nftables\n"
+        "                              `redirect`; repeatable), port 3129 unless\n"
+        "                              given: 0.0.0.0:3129, [::]:3129.  The original\n"
+        "                              destination comes from conntrack\n"
+        "                              (SO_ORIGINAL_DST); the name from the TLS\n"
+        "                              ClientHello's SNI or the HTTP Host header,\n"
+        "                              peeked, not consumed; else the names the DNS\n"
+        "                              filter saw resolve to that address; else only\n"
+        "                              a CIDR rule lets it through.  A name sent to an\n"
+        "                              address it does not resolve to is refused.\n"
+        "                              Flows not redirected are refused\n"
         "DNS:\n"
         "      --upstream ADDR         resolver to ask (repeatable; default: the\n"
         "                              nameservers of /etc/resolv.conf), port 53 unless\n"
@@ -60,6 +77,14 @@ static const char gateway_help[] =
         "      --proxy-connect-timeout MS\n"
         "                              per address dialled (default 10000); all\n"
         "                              addresses failed: 502, or 504 on a timeout\n"
+        "      --transparent-peek-timeout MS\n"
+        "                              how long a redirected flow or a CONNECT tunnel\n"
+        "                              may stay silent (default 1000): then a\n"
+        "                              redirected flow is decided on its address\n"
+        "                              alone (protocols where the server speaks\n"
+        "                              first) and a tunnel goes as its CONNECT was\n"
+        "                              decided; a ClientHello or head begun must be\n"
+        "                              complete within --proxy-head-timeout\n"
         "Log and control:\n"
         "      --log FILE              the audit log, JSON lines (default: standard\n"
         "                              output); files rotate at 64 MiB, 5 kept\n"
@@ -77,6 +102,8 @@ static const char gateway_help[] =
 enum {
 	OPT_LISTEN_DNS = OPT_FIRST_FREE,
 	OPT_LISTEN_PROXY,
+	OPT_LISTEN_TRANSPARENT,
+	OPT_TRANSPARENT_PEEK_TIMEOUT,
 	OPT_PROXY_MAX_CONNECTIONS,
 	OPT_PROXY_IDLE_TIMEOUT,
 	OPT_PROXY_HEAD_TIMEOUT,
@@ -171,6 +198,8 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 	        POLICY_ARGS_LONGOPTS,
 	        {"listen-dns", required_argument, NULL, OPT_LISTEN_DNS},
 	        {"listen-proxy", required_argument, NULL, OPT_LISTEN_PROXY},
+	        {"listen-transparent", required_argument, NULL, OPT_LISTEN_TRANSPARENT},
+	        {"transparent-peek-timeout", required_argument, NULL, OPT_TRANSPARENT_PEEK_TIMEOUT},
 	        {"proxy-max-connections", required_argument, NULL, OPT_PROXY_MAX_CONNECTIONS},
 	        {"proxy-idle-timeout", required_argument, NULL, OPT_PROXY_IDLE_TIMEOUT},
 	        {"proxy-head-timeout", required_argument, NULL, OPT_PROXY_HEAD_TIMEOUT},
@@ -215,6 +244,21 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 			}
 			if (parse_addr_opt("--listen-proxy", optarg, 3128,
 			                   &c->proxy_listen[c->n_proxy_listen++]) < 0)
+				return -1;
+			break;
+		case OPT_LISTEN_TRANSPARENT:
+			if (c->n_transparent_listen == GATEWAY_MAX_LISTEN) {
+				cli_error("gateway", "at most %d --listen-transparent",
+				          GATEWAY_MAX_LISTEN);
+				return -1;
+			}
+			if (parse_addr_opt("--listen-transparent", optarg, 3129,
+			                   &c->transparent_listen[c->n_transparent_listen++]) < 0)
+				return -1;
+			break;
+		case OPT_TRANSPARENT_PEEK_TIMEOUT:
+			if (parse_uint_opt("--transparent-peek-timeout", optarg, 600000,
+			                   &c->proxy.peek_timeout_ms) < 0)
 				return -1;
 			break;
 		case OPT_PROXY_MAX_CONNECTIONS: {
@@ -306,9 +350,10 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 		          argv[optind]);
 		return -1;
 	}
-	if (c->n_dns_listen == 0 && c->n_proxy_listen == 0) {
+	if (c->n_dns_listen == 0 && c->n_proxy_listen == 0 && c->n_transparent_listen == 0) {
 		cli_error("gateway",
-		          "nothing to serve: give --listen-dns ADDR and/or --listen-proxy ADDR");
+		          "nothing to serve: give --listen-dns ADDR, --listen-proxy ADDR "
+		          "and/or --listen-transparent ADDR");
 		return -1;
 	}
 	if (up->n_servers == 0 && default_upstreams(up) < 0)
@@ -328,7 +373,8 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 static void raise_fd_limit(const struct gateway_config *c)
 {
 	struct rlimit rl;
-	if (c->n_proxy_listen == 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+	if ((c->n_proxy_listen == 0 && c->n_transparent_listen == 0) ||
+	    getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -384,7 +430,8 @@ int cmd_gateway(int argc, char **argv)
 		cli_error("gateway", "cannot handle signals: %s", strerror(errno));
 		goto out;
 	}
-	char listen[ADDR_STR_MAX], proxy[ADDR_STR_MAX], upstream[ADDR_STR_MAX];
+	char listen[ADDR_STR_MAX], proxy[ADDR_STR_MAX], upstream[ADDR_STR_MAX],
+	        transparent[ADDR_STR_MAX];
 	addr_format(&c.dns.upstream.servers[0], upstream, sizeof(upstream));
 	fprintf(stderr, "airlock gateway: profile %s;", prof.name);
 	if (c.n_dns_listen) {
@@ -395,6 +442,11 @@ int cmd_gateway(int argc, char **argv)
 	if (c.n_proxy_listen) {
 		addr_format(&c.proxy_listen[0], proxy, sizeof(proxy));
 		fprintf(stderr, " proxy on %s%s;", proxy, c.n_proxy_listen > 1 ? " and more" : "");
+	}
+	if (c.n_transparent_listen) {
+		addr_format(&c.transparent_listen[0], transparent, sizeof(transparent));
+		fprintf(stderr, " transparent on %s%s;", transparent,
+		        c.n_transparent_listen > 1 ? " and more" : "");
 	}
 	fprintf(stderr, " upstream %s%s\n", upstream,
 	        c.dns.upstream.n_servers > 1 ? " and more" : "");

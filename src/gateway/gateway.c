@@ -115,6 +115,23 @@ static int listen_proxy(struct gateway *g, const struct addr *a, struct diag *d)
 	return 0;
 }
 
+/* A TCP listener for redirected flows. */
+static int listen_transparent(struct gateway *g, const struct addr *a, struct diag *d)
+{
+	char text[ADDR_STR_MAX];
+
+	addr_format(a, text, sizeof(text));
+	int fd = sock_listen_tcp(a, 0);
+	if (fd < 0)
+		return diag_fail(d, fd, "cannot listen for redirected flows on %s: %s", text,
+		                 strerror(-fd));
+	int r = proxy_service_add_transparent_listener(g->proxy, fd);
+	if (r < 0)
+		return diag_fail(d, r, "cannot serve redirected flows on %s: %s", text,
+		                 strerror(-r));
+	return 0;
+}
+
 /* Does the configuration ask for this service, by address or by socket? */
 static bool wants(const struct gateway_config *c, enum gateway_service service)
 {
@@ -143,7 +160,8 @@ static int start_dns(struct gateway *g, struct diag *d)
 static int start_proxy(struct gateway *g, struct diag *d)
 {
 	const struct gateway_config *c = &g->config;
-	if (!c->n_proxy_listen && !wants(c, GATEWAY_PROXY))
+	if (!c->n_proxy_listen && !wants(c, GATEWAY_PROXY) && !c->n_transparent_listen &&
+	    !wants(c, GATEWAY_TRANSPARENT))
 		return 0;
 	struct proxy_service_env env = {
 	        .loop = g->loop,
@@ -179,8 +197,7 @@ static int serve_socket(struct gateway *g, const struct gateway_socket *s, struc
 		break;
 	case GATEWAY_TRANSPARENT:
 		what = "transparent interception";
-		close(s->fd);
-		r = -EOPNOTSUPP; /* not served yet: see the transparent service */
+		r = proxy_service_add_transparent_listener(g->proxy, s->fd);
 		break;
 	}
 	if (r < 0)
@@ -228,6 +245,11 @@ int gateway_new(struct loop *loop, const struct gateway_config *c, struct policy
 		if (r < 0)
 			return r;
 	}
+	for (size_t i = 0; i < c->n_transparent_listen; i++) {
+		r = listen_transparent(g, &c->transparent_listen[i], d);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < c->n_sockets; i++) {
 		r = serve_socket(g, &g->config.sockets[i], d);
 		g->config.sockets[i].fd = -1; /* taken, whatever happened */
@@ -272,6 +294,10 @@ void gateway_set_policy(struct gateway *g, struct policy *p, const char *why)
 	size_t rules = policy_rule_count(p);
 	policy_slot_replace(&g->policy, p);
 	gateway_note(g, "policy replaced (%s): %zu rules", why, rules);
+	/* On the swap itself: a `block` ends the flows it refuses now, not at
+	 * their next byte or idle timeout. */
+	if (g->proxy)
+		proxy_service_policy_changed(g->proxy, why);
 }
 
 /* ---- runtime rules and the control socket ------------------------------ */
@@ -353,13 +379,15 @@ static int status(struct gateway *g, char *out, size_t size)
 	                      (unsigned long long)st.cached, (unsigned long long)st.refused,
 	                      (unsigned long long)st.servfail, (unsigned long long)st.rate_limited);
 	if (g->proxy && o < size)
-		o += (size_t)snprintf(out + o, size - o,
-		                      "proxy connections %zu allowed %llu blocked %llu bad %llu "
-		                      "failed %llu at-cap %llu\n",
-		                      ps.active, (unsigned long long)ps.allowed,
-		                      (unsigned long long)ps.blocked, (unsigned long long)ps.bad,
-		                      (unsigned long long)ps.failed,
-		                      (unsigned long long)ps.cap_refused);
+		o += (size_t)snprintf(
+		        out + o, size - o,
+		        "proxy connections %zu allowed %llu blocked %llu bad %llu "
+		        "failed %llu at-cap %llu transparent %llu sni-refused %llu "
+		        "closed-by-policy %llu\n",
+		        ps.active, (unsigned long long)ps.allowed, (unsigned long long)ps.blocked,
+		        (unsigned long long)ps.bad, (unsigned long long)ps.failed,
+		        (unsigned long long)ps.cap_refused, (unsigned long long)ps.transparent,
+		        (unsigned long long)ps.sni_refused, (unsigned long long)ps.policy_closed);
 	for (size_t i = 0; i < g->n_runtime && o < size; i++) {
 		rule_format(&g->runtime[i].rule, text, sizeof(text));
 		o += (size_t)snprintf(out + o, size - o, "  %s %s\n",
@@ -434,7 +462,15 @@ static int on_control(void *ctx, const struct control_request *req, char *out, s
 		break;
 	}
 
-	r = gateway_reload(g, "runtime rule change", d);
+	/* The change itself is the reason the records of flows it closes give. */
+	char why[RULE_TEXT_SIZE + 16];
+	snprintf(why, sizeof(why), "%s%s%s",
+	         req->cmd == CONTROL_ALLOW   ? "allow"
+	         : req->cmd == CONTROL_BLOCK ? "block"
+	         : req->cmd == CONTROL_RESET ? "reset"
+	                                     : "unallow",
+	         text[0] ? " " : "", text);
+	r = gateway_reload(g, why, d);
 	if (r < 0) {
 		/* Put the rules back as they were: the old policy is still in force. */
 		if (req->cmd == CONTROL_RESET) {

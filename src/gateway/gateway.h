@@ -1,14 +1,17 @@
 /* gateway.h - the one process every sandbox talks to.
  *
  * A gateway owns the policy slot, the name<->address map, the audit log, the
- * control socket and the services that listen: the DNS filter and the HTTP
- * proxy (CONNECT and absolute-form).  The proxy resolves names through the
+ * control socket and the services that listen: the DNS filter, the HTTP
+ * proxy (CONNECT and absolute-form) and transparent interception (TCP flows
+ * nftables redirected to it, decided on their TLS SNI or HTTP Host and their
+ * original destination: proxy_service.h).  The proxy resolves names through the
  * DNS service's upstream servers (dns.upstream) with the same answer check,
  * and records what it resolved in the same name<->address map.  Services read
  * the current policy snapshot per request; a reload or a runtime rule change
  * builds a new snapshot and swaps it in atomically, so it never stalls a
- * query or half-applies.  Runtime rules (control socket: allow, block,
- * unallow, reset) live on top of the configured policy and survive reloads.
+ * query or half-applies; the flows open at that moment are re-decided under
+ * the new snapshot, and those it refuses are closed and logged.  Runtime rules (control socket:
+ * allow, block, unallow, reset) live on top of the configured policy and survive reloads.
  */
 #ifndef AIRLOCK_GATEWAY_GATEWAY_H
 #define AIRLOCK_GATEWAY_GATEWAY_H
@@ -58,6 +61,10 @@ struct gateway_config {
 	struct dns_service_config dns;
 	struct addr proxy_listen[GATEWAY_MAX_LISTEN]; /* TCP */
 	size_t n_proxy_listen;
+	/* TCP listeners for redirected flows (transparent interception): served
+	 * by the proxy service, with its caps, timeouts and log. */
+	struct addr transparent_listen[GATEWAY_MAX_LISTEN];
+	size_t n_transparent_listen;
 	struct proxy_service_config proxy; /* its `upstream` is ignored: dns.upstream is used */
 	/* Sockets already bound, served besides the addresses above.  gateway_new
 	 * takes ownership of every fd, also on failure. */
@@ -88,7 +95,9 @@ void gateway_free(struct gateway *g);
 DEFINE_POINTER_CLEANUP(struct gateway, gateway_free)
 
 /* Swap in a new snapshot (takes ownership) and log the change; `why` says
- * what changed ("reload: SIGHUP"). */
+ * what changed ("reload: SIGHUP", "block *.x.test").  Every open relayed
+ * flow is re-decided under it at once; those now refused are closed, each
+ * with a record naming `why`. */
 void gateway_set_policy(struct gateway *g, struct policy *p, const char *why);
 
 /* Rebuild the policy: load_policy, then the runtime rules, each replacing an

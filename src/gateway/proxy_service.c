@@ -8,96 +8,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gateway/flow_check.h"
+#include "gateway/flow_conn.h"
+#include "gateway/proxy_request.h"
 #include "gateway/relay.h"
 #include "gateway/resolver.h"
 #include "net/sock.h"
 #include "proxy/http_head.h"
-
-#define ACCEPT_BATCH    16
-#define ACCEPT_PAUSE_MS 100  /* out of descriptors: stop accepting for this long */
-#define NOTE_EVERY_MS   1000 /* at most one note a second for each kind of flood */
-/* The head buffer holds this much past the head cap, so bytes the client
- * sent right after its head (a pipelined TLS ClientHello, a request body)
- * come with it in the same read. */
-#define HEAD_SLACK   4096
-#define LINGER_MS    2000
-#define LINGER_MAX   (64 * 1024)
-#define RESPONSE_MAX 4096
-#define BODY_MAX     2048
-
-/* What a connection waits for.  Every change goes through go_state(), which
- * sets the state's timer and fd interest. */
-enum conn_state {
-	CONN_HEAD,    /* the client's request head; deadline head_timeout_ms from accept */
-	CONN_RESOLVE, /* the resolver; client not read */
-	CONN_CONNECT, /* a connect to dest.addrs[next_addr - 1]; client not read */
-	CONN_RELAY,   /* the relay owns both fds; it has its own idle timer */
-	CONN_LINGER,  /* error response sent: draining the client before the close */
-	CONN_N_STATES
-};
+#include "proxy/tls_hello.h"
 
 /* Legal transitions: from -> bit set of destinations.  RELAY and LINGER
- * end with the connection freed. */
+ * end with the connection freed; so does a refusal by reset, from any
+ * state. */
 static const unsigned transitions[CONN_N_STATES] = {
         [CONN_HEAD] = 1u << CONN_RESOLVE | 1u << CONN_CONNECT | 1u << CONN_LINGER,
-        [CONN_RESOLVE] = 1u << CONN_CONNECT | 1u << CONN_LINGER,
-        [CONN_CONNECT] = 1u << CONN_RELAY | 1u << CONN_LINGER,
-};
-
-/* What a connection needs until its relay starts, then freed. */
-struct head_state {
-	struct http_head h;
-	struct resolver_result dest; /* the vetted addresses to dial, in order */
-	size_t next_addr;
-	int last_error; /* of the last address dialled */
-	size_t have;    /* bytes in buf */
-	size_t cap;     /* buf's size: max_head + HEAD_SLACK */
-	uint8_t buf[];
-};
-
-struct conn {
-	struct proxy_service *s;
-	struct conn *prev, *next;
-	enum conn_state state;
-	int fd;         /* the client; -1 once the relay owns it */
-	uint32_t watch; /* interest registered for fd; 0: not in the loop */
-	int up_fd;      /* the server being dialled; -1 */
-	struct addr peer;
-	struct policy *policy;    /* the snapshot the connection was accepted under */
-	struct loop_timer *timer; /* the current state's deadline */
-	uint64_t start_ms;
-	struct head_state *hs;
-	struct resolver_lookup *lookup;
-	struct relay *relay;
-	size_t drained;          /* LINGER: bytes thrown away */
-	struct audit_record rec; /* the request's record, reused for its CLOSE */
-};
-
-struct listener {
-	struct proxy_service *s;
-	struct listener *next;
-	int fd;
-	struct loop_timer *pause; /* armed while accepting is paused (EMFILE) */
-};
-
-struct note_throttle {
-	uint64_t last_ms;
-	uint64_t suppressed;
-};
-
-struct proxy_service {
-	struct proxy_service_env env;
-	struct proxy_service_config config;
-	unsigned resolve_guard_ms; /* RESOLVE's deadline, past the resolver's own */
-	struct resolver *resolver;
-	struct listener *listeners;
-	struct conn *conns;
-	struct proxy_stats stats;
-	struct note_throttle cap_note, fd_note;
+        [CONN_PEEK] =
+                1u << CONN_RESOLVE | 1u << CONN_CONNECT | 1u << CONN_RELAY | 1u << CONN_LINGER,
+        [CONN_RESOLVE] = 1u << CONN_CONNECT | 1u << CONN_RELAY | 1u << CONN_LINGER,
+        [CONN_CONNECT] = 1u << CONN_PEEK | 1u << CONN_RELAY | 1u << CONN_LINGER,
 };
 
 void proxy_service_config_default(struct proxy_service_config *c)
@@ -109,11 +40,12 @@ void proxy_service_config_default(struct proxy_service_config *c)
 	c->head_timeout_ms = 10000;
 	c->connect_timeout_ms = 10000;
 	c->idle_ms = 300000;
+	c->peek_timeout_ms = 1000;
 }
 
 /* ---- log records -------------------------------------------------------- */
 
-static void emit(struct proxy_service *s, const struct audit_record *r)
+void conn_emit(struct proxy_service *s, const struct audit_record *r)
 {
 	if (s->env.emit)
 		s->env.emit(s->env.emit_ctx, r);
@@ -134,7 +66,7 @@ static void note_throttled(struct proxy_service *s, struct note_throttle *t,
 		addr_format(client, r.client, sizeof(r.client));
 	AUDIT_SET(&r, detail, "%s (%llu more since the last note)", what,
 	          (unsigned long long)t->suppressed);
-	emit(s, &r);
+	conn_emit(s, &r);
 	t->last_ms = now;
 	t->suppressed = 0;
 }
@@ -164,7 +96,7 @@ static int watch_client(struct conn *c, uint32_t ev)
 	return e;
 }
 
-static void conn_free(struct conn *c)
+void conn_free(struct conn *c)
 {
 	struct proxy_service *s = c->s;
 	struct loop *loop = s->env.loop;
@@ -189,10 +121,41 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
+/* Close with a reset (SO_LINGER 0): a refused flow ends at once and
+ * visibly for both ends ("connection reset"), instead of looking like a
+ * server that finished.  Best effort. */
+static void set_reset(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	if (fd >= 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+void conn_abort(struct conn *c)
+{
+	set_reset(c->fd);
+	set_reset(c->up_fd);
+	if (c->relay) {
+		set_reset(c->relay_fds[0]);
+		set_reset(c->relay_fds[1]);
+	}
+	conn_free(c);
+}
+
+/* Wake the loop for the client only once `bytes` are queued: while the
+ * first bytes are peeked, not read, a level-triggered watch would otherwise
+ * report the same bytes again and again.  Linux's tcp_poll() honours it;
+ * end of stream and errors are reported whatever it says. */
+void conn_set_rcvlowat(int fd, size_t bytes)
+{
+	int v = bytes > INT32_MAX ? INT32_MAX : bytes < 1 ? 1 : (int)bytes;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v));
+}
+
 /* The one place a connection changes state: sets what the new state waits
  * for (fd interest) and for how long (its timer).  Returns 0 or -errno, the
  * connection then being the caller's to free. */
-static int go_state(struct conn *c, enum conn_state to)
+int conn_go_state(struct conn *c, enum conn_state to)
 {
 	const struct proxy_service_config *cfg = &c->s->config;
 
@@ -204,6 +167,10 @@ static int go_state(struct conn *c, enum conn_state to)
 	switch (to) {
 	case CONN_HEAD:
 		break;
+	case CONN_PEEK:
+		c->hs->peek_start_ms = loop_now_ms(c->s->env.loop);
+		loop_timer_reset(c->timer, cfg->peek_timeout_ms);
+		return watch_client(c, LOOP_READ);
 	case CONN_RESOLVE:
 		(void)watch_client(c, 0);
 		loop_timer_reset(c->timer, c->s->resolve_guard_ms);
@@ -217,6 +184,7 @@ static int go_state(struct conn *c, enum conn_state to)
 		c->timer = NULL;
 		break;
 	case CONN_LINGER:
+		conn_set_rcvlowat(c->fd, 1);
 		loop_timer_reset(c->timer, LINGER_MS);
 		return watch_client(c, LOOP_READ);
 	case CONN_N_STATES:
@@ -225,7 +193,7 @@ static int go_state(struct conn *c, enum conn_state to)
 	return 0;
 }
 
-/* ---- responses ------------------------------------------------------------ */
+/* ---- refusals ------------------------------------------------------------- */
 
 static const char *status_reason(int status)
 {
@@ -245,6 +213,16 @@ static const char *status_reason(int status)
 	}
 }
 
+static void count_refusal(struct proxy_service *s, int status)
+{
+	if (status == 403)
+		s->stats.blocked++;
+	else if (status == 400 || status == 408)
+		s->stats.bad++;
+	else
+		s->stats.failed++;
+}
+
 /* End a request that is not relayed: log its record (verdict block; the
  * caller set the rest), answer `status` with `body`, and linger.  The
  * response is small and the socket's send buffer empty, so one send()
@@ -255,13 +233,8 @@ static void reject(struct conn *c, int status, const char *body)
 	char out[RESPONSE_MAX];
 
 	c->rec.verdict = AUDIT_VERDICT_BLOCK;
-	emit(s, &c->rec);
-	if (status == 403)
-		s->stats.blocked++;
-	else if (status == 400 || status == 408)
-		s->stats.bad++;
-	else
-		s->stats.failed++;
+	conn_emit(s, &c->rec);
+	count_refusal(s, status);
 
 	int n = snprintf(out, sizeof(out),
 	                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -277,8 +250,26 @@ static void reject(struct conn *c, int status, const char *body)
 	/* Sent, cut short (EAGAIN, a partial send) or failed otherwise: in
 	 * every case we are done talking.  Shut our side and drain theirs. */
 	(void)shutdown(c->fd, SHUT_WR);
-	if (go_state(c, CONN_LINGER) < 0)
+	if (conn_go_state(c, CONN_LINGER) < 0)
 		conn_free(c);
+}
+
+/* Refuse a flow: with an HTTP response where the client speaks HTTP to us
+ * (an explicit request before its tunnel is up, a transparent HTTP flow),
+ * else by logging and resetting the connection - a TLS client or a tunnel
+ * has no place for our words.  `status` also says how it is counted. */
+void conn_refuse(struct conn *c, int status, const char *body)
+{
+	bool http = c->kind == CONN_EXPLICIT ? !c->hs->tunnel : c->hs->http;
+
+	if (http) {
+		reject(c, status, body);
+		return;
+	}
+	c->rec.verdict = AUDIT_VERDICT_BLOCK;
+	conn_emit(c->s, &c->rec);
+	count_refusal(c->s, status);
+	conn_abort(c);
 }
 
 /* LINGER: read and drop what the client still sends, so that closing with
@@ -299,51 +290,24 @@ static void drain(struct conn *c)
 	conn_free(c);   /* EOF, ECONNRESET or another error: the client is done */
 }
 
-/* "Refused by" and "to allow it" for a 403. */
-static void refusal_body(const struct conn *c, const struct decision *dec, bool addr_needs_cidr,
-                         char *body, size_t size)
+/* The target as the client sees it, for response bodies: "name:port",
+ * "192.0.2.1:443". */
+static void conn_target_text(const struct conn *c, char *buf, size_t size)
 {
-	const struct target *t = &c->hs->h.host;
-	char target[RULE_TEXT_SIZE];
-	int o;
+	struct target t = {0};
 
-	target_format(t, target, sizeof(target));
-	o = snprintf(body, size, "airlock: %s%s is blocked.\n",
-	             c->rec.proto == AUDIT_PROTO_CONNECT ? "CONNECT to " : "", target);
-	if (o < 0 || (size_t)o >= size)
-		return;
-	body += o;
-	size -= (size_t)o;
-	if (addr_needs_cidr || (t->is_addr && dec->by == DECIDED_BY_DEFAULT)) {
-		snprintf(body, size,
-		         "Refused by: no CIDR rule allows this address (default); an IP address "
-		         "is reachable only through a CIDR rule, whatever the default.\n"
-		         "To allow it: add --allow %s, or a CIDR rule covering it in your "
-		         "profile.\n",
-		         target);
+	if (c->kind == CONN_EXPLICIT) {
+		target_format(&c->hs->h.host, buf, size);
 		return;
 	}
-	switch (dec->by) {
-	case DECIDED_BY_RULE:
-		snprintf(body, size,
-		         "Refused by: rule %s (%s).\n"
-		         "To allow it: remove that rule, or add a more specific one such as "
-		         "--allow %s (the most specific rule wins; on a tie, block wins).\n",
-		         c->rec.rule, c->rec.origin, target);
-		break;
-	case DECIDED_BY_DEFAULT:
-		snprintf(body, size,
-		         "Refused by: the default policy (default).\n"
-		         "To allow it: add --allow %s (or --allow %s for every port), or that rule "
-		         "in your profile.\n",
-		         target, t->is_addr ? target : t->name);
-		break;
-	case DECIDED_BY_NO_NETWORK:
-		snprintf(body, size,
-		         "Refused by: the profile has no network (network = none).\n"
-		         "To allow it: use a profile with network access.\n");
-		break;
+	if (c->rec.name_len && c->rec.name_len < sizeof(t.name)) {
+		memcpy(t.name, c->rec.name, c->rec.name_len + 1);
+		t.name_len = c->rec.name_len;
+		t.port = c->rec.port;
+		target_format(&t, buf, size);
+		return;
 	}
+	addr_format(&c->key.dest, buf, size);
 }
 
 /* ---- relaying --------------------------------------------------------------- */
@@ -372,131 +336,8 @@ static void on_relay_done(void *ctx, const struct relay_result *res)
 	}
 	s->stats.bytes_up += res->bytes_up;
 	s->stats.bytes_down += res->bytes_down;
-	emit(s, r);
+	conn_emit(s, r);
 	conn_free(c); /* frees the relay: allowed from its callback */
-}
-
-static bool append(uint8_t *out, size_t cap, size_t *len, const void *data, size_t n)
-{
-	if (n > cap - *len)
-		return false;
-	memcpy(out + *len, data, n);
-	*len += n;
-	return true;
-}
-
-/* Whether header line `name` is listed in a Connection header. */
-static bool named_by_connection(const struct http_head *h, const uint8_t *b, const uint8_t *name,
-                                size_t name_len)
-{
-	for (unsigned i = 0; i < h->n_headers; i++) {
-		const struct http_header *ch = &h->headers[i];
-		if (ch->kind != HTTP_HDR_CONNECTION)
-			continue;
-		const uint8_t *v = b + ch->value_off, *end = v + ch->value_len;
-		while (v < end) {
-			while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
-				v++;
-			const uint8_t *tok = v;
-			while (v < end && *v != ',' && *v != ' ' && *v != '\t')
-				v++;
-			if ((size_t)(v - tok) == name_len &&
-			    strncasecmp((const char *)tok, (const char *)name, name_len) == 0)
-				return true;
-		}
-	}
-	return false;
-}
-
-static bool forwarded(const struct http_head *h, const uint8_t *b, const struct http_header *hd)
-{
-	switch (hd->kind) {
-	case HTTP_HDR_CONTENT_LENGTH:
-	case HTTP_HDR_TRANSFER_ENCODING:
-		return true; /* framing: never dropped, whatever Connection says */
-	case HTTP_HDR_OTHER:
-		return !named_by_connection(h, b, b + hd->line_off, hd->name_len);
-	case HTTP_HDR_HOST: /* replaced by the canonical authority */
-	case HTTP_HDR_CONNECTION:
-	case HTTP_HDR_PROXY_CONNECTION:
-	case HTTP_HDR_PROXY_AUTHORIZATION:
-	case HTTP_HDR_KEEP_ALIVE:
-	case HTTP_HDR_TE:
-	case HTTP_HDR_TRAILER:
-	case HTTP_HDR_UPGRADE:
-	case HTTP_HDR_KIND_COUNT:
-		break;
-	}
-	return false;
-}
-
-/* The absolute-form request rewritten for the origin, and the body bytes
- * already read, into one allocation; *ret_limit is what the relay may read
- * of the body still. */
-static int build_request(const struct head_state *hs, uint8_t **ret, size_t *ret_len,
-                         uint64_t *ret_limit)
-{
-	const struct http_head *h = &hs->h;
-	const uint8_t *b = hs->buf;
-	size_t body = hs->have - h->head_len;
-	uint64_t limit;
-	char line[NAME_BUF_SIZE + 64], ip[INET6_ADDRSTRLEN];
-
-	if (h->chunked) {
-		limit = RELAY_NO_LIMIT;
-	} else if (h->has_content_length) {
-		if (body > h->content_length)
-			body = (size_t)h->content_length;
-		limit = h->content_length - body;
-	} else {
-		body = 0; /* no body: pipelined bytes are not forwarded */
-		limit = 0;
-	}
-	size_t cap = h->head_len + sizeof(line) + 64 + body, len = 0;
-	uint8_t *out = malloc(cap);
-	if (!out)
-		return -ENOMEM;
-
-	bool ok = append(out, cap, &len, b + h->method_off, h->method_len) &&
-	          append(out, cap, &len, " ", 1);
-	if (h->path_len == 0 || b[h->path_off] == '?')
-		ok = ok && append(out, cap, &len, "/", 1);
-	ok = ok && append(out, cap, &len, b + h->path_off, h->path_len);
-	int n = snprintf(line, sizeof(line), " HTTP/1.%u\r\n", h->version_minor);
-	ok = ok && append(out, cap, &len, line, (size_t)n);
-	for (unsigned i = 0; ok && i < h->n_headers; i++)
-		if (forwarded(h, b, &h->headers[i]))
-			ok = append(out, cap, &len, b + h->headers[i].line_off,
-			            h->headers[i].line_len);
-
-	const struct target *t = &h->host;
-	const char *host = t->name;
-	if (t->is_addr) {
-		struct addr a;
-		if (t->family == 4)
-			addr_from_ipv4(&a, t->addr, t->port);
-		else
-			addr_from_ipv6(&a, t->addr, t->port);
-		addr_format_ip(&a, ip, sizeof(ip));
-		host = ip;
-	}
-	const char *open = t->is_addr && t->family == 6 ? "[" : "";
-	const char *close_ = t->is_addr && t->family == 6 ? "]" : "";
-	n = t->port == 80 ? snprintf(line, sizeof(line), "Host: %s%s%s\r\n", open, host, close_)
-	                  : snprintf(line, sizeof(line), "Host: %s%s%s:%u\r\n", open, host, close_,
-	                             t->port);
-	ok = ok && n > 0 && (size_t)n < sizeof(line) && append(out, cap, &len, line, (size_t)n);
-	static const char tail[] = "Connection: close\r\n\r\n";
-	ok = ok && append(out, cap, &len, tail, sizeof(tail) - 1);
-	ok = ok && append(out, cap, &len, b + h->head_len, body);
-	if (!ok) { /* cannot happen: cap counts every piece */
-		free(out);
-		return -ENOBUFS;
-	}
-	*ret = out;
-	*ret_len = len;
-	*ret_limit = limit;
-	return 0;
 }
 
 /* The relay forwards each read as it comes: with Nagle on, a small write
@@ -509,40 +350,28 @@ static void set_nodelay(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-/* Connected: answer CONNECT or forward the request, and hand both fds to a
- * relay.  The request's DECISION record goes out here, allowed. */
-static void start_relay(struct conn *c)
+/* Connected and allowed: hand both fds to a relay.  What goes to the server
+ * first: an absolute-form request rewritten for the origin, or the bytes a
+ * CONNECT client sent with its head; a transparent flow's first bytes are
+ * still in its socket.  The flow's DECISION record goes out here, allowed. */
+void conn_start_relay(struct conn *c)
 {
 	struct proxy_service *s = c->s;
 	struct head_state *hs = c->hs;
 	const struct http_head *h = &hs->h;
 	struct relay_config rc;
 	_cleanup_free_ uint8_t *built = NULL;
-	const uint8_t *pre = hs->buf + h->head_len;
-	size_t pre_len = hs->have - h->head_len;
+	const uint8_t *pre = hs->buf;
+	size_t pre_len = hs->pre;
 	int r;
 
 	relay_config_default(&rc);
 	rc.idle_ms = s->config.idle_ms;
-	if (h->method == HTTP_METHOD_CONNECT) {
-		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-		ssize_t n = send(c->fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n != (ssize_t)sizeof(ok) - 1) {
-			/* EPIPE/ECONNRESET: the client left while we dialled;
-			 * EAGAIN or a short send on an empty send buffer: it
-			 * cannot take 39 bytes, so it would not take a tunnel. */
-			AUDIT_SET(&c->rec, detail, "client gone before the tunnel was up: %s",
-			          n < 0 ? strerror(errno) : "short write");
-			emit(s, &c->rec);
-			s->stats.failed++;
-			conn_free(c);
-			return;
-		}
-	} else {
-		r = build_request(hs, &built, &pre_len, &rc.up_limit);
+	if (c->kind == CONN_EXPLICIT && h->method != HTTP_METHOD_CONNECT) {
+		r = proxy_request_build(h, hs->buf, hs->have, &built, &pre_len, &rc.up_limit);
 		if (r < 0) {
 			AUDIT_SET(&c->rec, detail, "cannot forward the request: %s", strerror(-r));
-			emit(s, &c->rec);
+			conn_emit(s, &c->rec);
 			s->stats.failed++;
 			conn_free(c);
 			return;
@@ -550,22 +379,25 @@ static void start_relay(struct conn *c)
 		pre = built;
 	}
 	(void)watch_client(c, 0);
-	(void)loop_del_fd(s->env.loop, c->up_fd);
+	(void)loop_del_fd(s->env.loop, c->up_fd); /* -ENOENT when PEEK took it out */
 	set_nodelay(c->fd);
 	set_nodelay(c->up_fd);
+	conn_set_rcvlowat(c->fd, 1);
+	c->relay_fds[0] = c->fd;
+	c->relay_fds[1] = c->up_fd;
 	int cfd = TAKE_FD(c->fd), ufd = TAKE_FD(c->up_fd);
 	r = relay_new(s->env.loop, cfd, ufd, &rc, pre, pre_len, on_relay_done, c, &c->relay);
 	if (r < 0) { /* the fds are closed */
 		AUDIT_SET(&c->rec, detail, "cannot relay: %s", strerror(-r));
-		emit(s, &c->rec);
+		conn_emit(s, &c->rec);
 		s->stats.failed++;
 		conn_free(c);
 		return;
 	}
-	emit(s, &c->rec);
+	conn_emit(s, &c->rec);
 	s->stats.allowed++;
 	free(TAKE_PTR(c->hs));
-	if (go_state(c, CONN_RELAY) < 0)
+	if (conn_go_state(c, CONN_RELAY) < 0)
 		conn_free(c);
 }
 
@@ -573,7 +405,7 @@ static void start_relay(struct conn *c)
 
 static loop_fd_cb on_server;
 
-static void dial_next(struct conn *c)
+void conn_dial_next(struct conn *c)
 {
 	struct proxy_service *s = c->s;
 	struct head_state *hs = c->hs;
@@ -582,6 +414,7 @@ static void dial_next(struct conn *c)
 	while (hs->next_addr < hs->dest.n) {
 		const struct addr *a = &hs->dest.addrs[hs->next_addr++];
 		addr_format_ip(a, c->rec.address, sizeof(c->rec.address));
+		c->key.dest = *a;
 		int fd = sock_connect_tcp_nb(a);
 		if (fd < 0) { /* ENETUNREACH (no route for this family), EMFILE... */
 			hs->last_error = fd;
@@ -596,11 +429,11 @@ static void dial_next(struct conn *c)
 		c->up_fd = fd;
 		if (c->state == CONN_CONNECT)
 			loop_timer_reset(c->timer, s->config.connect_timeout_ms);
-		else if (go_state(c, CONN_CONNECT) < 0)
+		else if (conn_go_state(c, CONN_CONNECT) < 0)
 			conn_free(c);
 		return;
 	}
-	target_format(&hs->h.host, target, sizeof(target));
+	conn_target_text(c, target, sizeof(target));
 	int status = hs->last_error == -ETIMEDOUT ? 504 : 502;
 	if (status == 504) {
 		AUDIT_SET(&c->rec, detail, "504: connecting to %s timed out after %u ms",
@@ -614,7 +447,39 @@ static void dial_next(struct conn *c)
 		snprintf(body, sizeof(body), "airlock: cannot connect to %s (%s): %s.\n", target,
 		         c->rec.address, strerror(-hs->last_error));
 	}
-	reject(c, status, body);
+	conn_refuse(c, status, body);
+}
+
+/* A CONNECT whose server answered: say so, then look at the tunnel's first
+ * bytes before relaying them (the SNI check). */
+static void open_tunnel(struct conn *c)
+{
+	struct proxy_service *s = c->s;
+	struct head_state *hs = c->hs;
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+	ssize_t n = send(c->fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n != (ssize_t)sizeof(ok) - 1) {
+		/* EPIPE/ECONNRESET: the client left while we dialled; EAGAIN or
+		 * a short send on an empty send buffer: it cannot take 39 bytes,
+		 * so it would not take a tunnel. */
+		AUDIT_SET(&c->rec, detail, "client gone before the tunnel was up: %s",
+		          n < 0 ? strerror(errno) : "short write");
+		conn_emit(s, &c->rec);
+		s->stats.failed++;
+		conn_free(c);
+		return;
+	}
+	/* The bytes the client sent with its head are the tunnel's first. */
+	hs->pre = hs->have - hs->h.head_len;
+	memmove(hs->buf, hs->buf + hs->h.head_len, hs->pre);
+	hs->tunnel = true;
+	(void)loop_del_fd(s->env.loop, c->up_fd); /* writable until the relay: not watched */
+	if (conn_go_state(c, CONN_PEEK) < 0) {
+		conn_free(c);
+		return;
+	}
+	conn_peek(c, false); /* they may be a whole ClientHello already */
 }
 
 static void on_server(struct loop *loop, int fd, uint32_t events, void *data)
@@ -624,17 +489,20 @@ static void on_server(struct loop *loop, int fd, uint32_t events, void *data)
 
 	int r = sock_connect_result(fd);
 	if (r == 0) {
-		start_relay(c);
+		if (c->kind == CONN_EXPLICIT && c->hs->h.method == HTTP_METHOD_CONNECT)
+			open_tunnel(c);
+		else
+			conn_start_relay(c);
 		return;
 	}
 	(void)loop_del_fd(loop, fd);
 	close(fd);
 	c->up_fd = -1;
 	c->hs->last_error = r;
-	dial_next(c);
+	conn_dial_next(c);
 }
 
-/* ---- resolving ---------------------------------------------------------------- */
+/* ---- resolving (explicit requests) ------------------------------------------ */
 
 static void on_resolved(void *ctx, const struct resolver_result *res)
 {
@@ -644,7 +512,7 @@ static void on_resolved(void *ctx, const struct resolver_result *res)
 	c->lookup = NULL;
 	if (res->status == RESOLVER_OK) {
 		c->hs->dest = *res;
-		dial_next(c);
+		conn_dial_next(c);
 		return;
 	}
 	target_format(&c->hs->h.host, target, sizeof(target));
@@ -712,12 +580,27 @@ static void decide(struct conn *c)
 	if (dec.verdict != ACTION_ALLOW || addr_needs_cidr) {
 		if (addr_needs_cidr)
 			AUDIT_SET(&c->rec, detail, "IP address without a CIDR rule");
-		refusal_body(c, &dec, addr_needs_cidr, body, sizeof(body));
+		struct proxy_refusal pr = {
+		        .target = t,
+		        .prefix = c->rec.proto == AUDIT_PROTO_CONNECT ? "CONNECT to " : NULL,
+		        .decision = &dec,
+		        .rule = c->rec.rule,
+		        .origin = c->rec.origin,
+		        .addr_needs_cidr = addr_needs_cidr,
+		};
+		proxy_refusal_body(&pr, body, sizeof(body));
 		reject(c, 403, body);
 		return;
 	}
+	/* Allowed: what a policy change re-decides.  The address is the
+	 * gateway's own resolution of the name (or the CIDR-allowed literal). */
+	c->decided = true;
+	if (t->is_addr)
+		c->key.needs_cidr = true;
+	else
+		flow_key_add_name(&c->key, t->name, t->name_len);
 	if (t->is_addr) {
-		dial_next(c);
+		conn_dial_next(c);
 		return;
 	}
 	int r = resolver_lookup(s->resolver, c->policy, t->name, t->name_len, t->port, on_resolved,
@@ -729,7 +612,7 @@ static void decide(struct conn *c)
 		reject(c, 502, body);
 		return;
 	}
-	if (go_state(c, CONN_RESOLVE) < 0)
+	if (conn_go_state(c, CONN_RESOLVE) < 0)
 		conn_free(c);
 }
 
@@ -760,7 +643,7 @@ static void read_head(struct conn *c)
 			          "head%s%s",
 			          hs->have, n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
 			c->rec.verdict = AUDIT_VERDICT_BLOCK;
-			emit(c->s, &c->rec);
+			conn_emit(c->s, &c->rec);
 			c->s->stats.bad++;
 		}
 		conn_free(c);
@@ -790,6 +673,9 @@ static void on_client(struct loop *loop, int fd, uint32_t events, void *data)
 	case CONN_HEAD:
 		read_head(c);
 		break;
+	case CONN_PEEK:
+		conn_peek(c, true);
+		break;
 	case CONN_LINGER:
 		drain(c);
 		break;
@@ -817,20 +703,23 @@ static void on_timer(struct loop *loop, struct loop_timer *t, void *data)
 		         s->config.head_timeout_ms);
 		reject(c, 408, body);
 		break;
+	case CONN_PEEK:
+		conn_peek_timeout(c);
+		break;
 	case CONN_RESOLVE:
 		resolver_cancel(TAKE_PTR(c->lookup));
 		AUDIT_SET(&c->rec, detail, "504: name resolution took longer than %u ms",
 		          s->resolve_guard_ms);
 		snprintf(body, sizeof(body), "airlock: resolving %s took too long.\n",
-		         c->hs->h.host.name);
-		reject(c, 504, body);
+		         c->hs->checking ? c->hs->check_name : c->hs->h.host.name);
+		conn_refuse(c, 504, body);
 		break;
 	case CONN_CONNECT:
 		(void)loop_del_fd(loop, c->up_fd);
 		close(c->up_fd);
 		c->up_fd = -1;
 		c->hs->last_error = -ETIMEDOUT;
-		dial_next(c);
+		conn_dial_next(c);
 		break;
 	case CONN_LINGER:
 		conn_free(c);
@@ -843,10 +732,14 @@ static void on_timer(struct loop *loop, struct loop_timer *t, void *data)
 
 /* ---- accepting ---------------------------------------------------------------- */
 
-static void conn_new(struct proxy_service *s, int fd, const struct addr *peer)
+static void conn_new(struct listener *l, int fd, const struct addr *peer)
 {
+	struct proxy_service *s = l->s;
 	struct conn *c = calloc(1, sizeof(*c));
+	/* Room for the head and what follows it, and for a whole ClientHello. */
 	size_t cap = s->config.max_head + HEAD_SLACK;
+	if (cap < TLS_HELLO_PEEK_MAX + HEAD_SLACK)
+		cap = TLS_HELLO_PEEK_MAX + HEAD_SLACK;
 	struct head_state *hs = c ? malloc(sizeof(*hs) + cap) : NULL;
 	struct policy *p = policy_slot_acquire(s->env.policy);
 
@@ -861,12 +754,14 @@ static void conn_new(struct proxy_service *s, int fd, const struct addr *peer)
 	http_head_init(&hs->h, s->config.max_head);
 	hs->cap = cap;
 	c->s = s;
+	c->kind = l->kind;
 	c->hs = hs;
 	c->fd = fd;
 	c->up_fd = -1;
+	c->relay_fds[0] = c->relay_fds[1] = -1;
 	c->peer = *peer;
 	c->policy = p;
-	c->state = CONN_HEAD;
+	c->state = l->kind == CONN_TRANSPARENT ? CONN_PEEK : CONN_HEAD;
 	c->start_ms = loop_now_ms(s->env.loop);
 	audit_record_init(&c->rec, AUDIT_EVENT_DECISION, AUDIT_PROTO_HTTP);
 	snprintf(c->rec.sandbox, sizeof(c->rec.sandbox), "%s", s->env.sandbox);
@@ -876,9 +771,19 @@ static void conn_new(struct proxy_service *s, int fd, const struct addr *peer)
 		s->conns->prev = c;
 	s->conns = c;
 	s->stats.active++;
+	if (l->kind == CONN_TRANSPARENT) {
+		s->stats.transparent++;
+		if (conn_transparent_start(c) < 0)
+			return;
+		hs->peek_start_ms = c->start_ms;
+	}
 	/* The head's deadline runs from the accept and is never extended: a
-	 * client sending a byte a second does not keep a slot forever. */
-	c->timer = loop_timer_add(s->env.loop, s->config.head_timeout_ms, on_timer, c);
+	 * client sending a byte a second does not keep a slot forever.  A
+	 * transparent flow's first wait is the shorter peek deadline. */
+	c->timer = loop_timer_add(s->env.loop,
+	                          l->kind == CONN_TRANSPARENT ? s->config.peek_timeout_ms
+	                                                      : s->config.head_timeout_ms,
+	                          on_timer, c);
 	if (!c->timer || watch_client(c, LOOP_READ) < 0)
 		conn_free(c);
 }
@@ -924,7 +829,7 @@ static void on_listener(struct loop *loop, int fd, uint32_t events, void *data)
 			note_throttled(s, &s->cap_note, &peer, what);
 			continue;
 		}
-		conn_new(s, cfd, &peer);
+		conn_new(l, cfd, &peer);
 	}
 }
 
@@ -937,7 +842,8 @@ int proxy_service_new(const struct proxy_service_env *env, const struct proxy_se
 	int r;
 
 	if (c->max_clients == 0 || c->max_head == 0 || c->max_head > HTTP_HEAD_SIZE_LIMIT ||
-	    c->head_timeout_ms == 0 || c->connect_timeout_ms == 0 || c->idle_ms == 0)
+	    c->head_timeout_ms == 0 || c->connect_timeout_ms == 0 || c->idle_ms == 0 ||
+	    c->peek_timeout_ms == 0)
 		return diag_fail(d, -EINVAL,
 		                 "proxy: connection cap, head size (at most %d bytes) and timeouts "
 		                 "must be above 0",
@@ -961,7 +867,7 @@ int proxy_service_new(const struct proxy_service_env *env, const struct proxy_se
 	return 0;
 }
 
-int proxy_service_add_listener(struct proxy_service *s, int fd)
+static int add_listener(struct proxy_service *s, int fd, enum conn_kind kind)
 {
 	struct listener *l = calloc(1, sizeof(*l));
 	int r;
@@ -972,6 +878,13 @@ int proxy_service_add_listener(struct proxy_service *s, int fd)
 	}
 	l->s = s;
 	l->fd = fd;
+	l->kind = kind;
+	r = sock_local_addr(fd, &l->local);
+	if (r < 0) {
+		close(fd);
+		free(l);
+		return r;
+	}
 	l->pause = loop_timer_add(s->env.loop, UINT64_MAX, on_resume, l);
 	r = l->pause ? loop_add_fd(s->env.loop, fd, LOOP_READ, on_listener, l) : -ENOMEM;
 	if (r < 0) {
@@ -983,6 +896,72 @@ int proxy_service_add_listener(struct proxy_service *s, int fd)
 	l->next = s->listeners;
 	s->listeners = l;
 	return 0;
+}
+
+int proxy_service_add_listener(struct proxy_service *s, int fd)
+{
+	return add_listener(s, fd, CONN_EXPLICIT);
+}
+
+int proxy_service_add_transparent_listener(struct proxy_service *s, int fd)
+{
+	return add_listener(s, fd, CONN_TRANSPARENT);
+}
+
+/* A flow the new policy refuses: logged (verdict block, the rule that now
+ * refuses it, bytes so far for a relay) and reset. */
+static void close_by_policy(struct conn *c, const struct policy *p, const struct flow_result *fr,
+                            const char *why)
+{
+	struct proxy_service *s = c->s;
+	struct audit_record *r = &c->rec;
+	char refused[NAME_BUF_SIZE + 16] = "";
+
+	r->time_ms = audit_now_ms();
+	if (c->relay) {
+		r->event = AUDIT_EVENT_CLOSE;
+		relay_counts(c->relay, &r->bytes_up, &r->bytes_down);
+		r->duration_ms = loop_now_ms(s->env.loop) - c->start_ms;
+		s->stats.bytes_up += r->bytes_up;
+		s->stats.bytes_down += r->bytes_down;
+	} else {
+		r->event = AUDIT_EVENT_DECISION;
+	}
+	audit_set_decision(r, p, &fr->decision);
+	r->verdict = AUDIT_VERDICT_BLOCK;
+	if (fr->has_name &&
+	    (r->name_len != fr->name_len || memcmp(r->name, fr->name, fr->name_len)))
+		snprintf(refused, sizeof(refused), ": %s refused", fr->name);
+	else if (fr->decided_on_addr)
+		snprintf(refused, sizeof(refused), ": the address is no longer allowed");
+	AUDIT_SET(r, detail, "closed: policy changed (%s)%s", why, refused);
+	conn_emit(s, r);
+	s->stats.policy_closed++;
+	conn_abort(c);
+}
+
+void proxy_service_policy_changed(struct proxy_service *s, const char *why)
+{
+	struct policy *p = policy_slot_acquire(s->env.policy);
+	struct flow_result fr;
+
+	if (!p)
+		return;
+	for (struct conn *c = s->conns, *next; c; c = next) {
+		next = c->next; /* close_by_policy frees c, and only c */
+		if (c->state == CONN_LINGER)
+			continue; /* refused already: nothing to re-decide */
+		if (c->decided) {
+			flow_recheck(p, &c->key, &fr);
+			if (fr.verdict == FLOW_REFUSE) {
+				close_by_policy(c, p, &fr, why ? why : "reload");
+				continue;
+			}
+		}
+		policy_unref(c->policy);
+		c->policy = policy_ref(p);
+	}
+	policy_unref(p);
 }
 
 void proxy_service_free(struct proxy_service *s)
@@ -998,7 +977,7 @@ void proxy_service_free(struct proxy_service *s)
 			relay_counts(c->relay, &r->bytes_up, &r->bytes_down);
 			r->duration_ms = loop_now_ms(s->env.loop) - c->start_ms;
 			AUDIT_SET(r, detail, "gateway stopped");
-			emit(s, r);
+			conn_emit(s, r);
 		}
 		conn_free(c);
 	}
