@@ -18,16 +18,21 @@ static bool method_char(uint8_t c)
 	return (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
 }
 
-/* Does the input start like a request line ("GET ")?  1 yes, 0 no, -1 not
- * known yet.  Empty lines before it are skipped, as the head parser does. */
+/* Is the input an HTTP request?  1 yes, 0 no, -1 not known yet.  Yes when
+ * its first line (after any empty lines, which the head parser skips) is an
+ * upper-case token, a space, and holds " HTTP/": other line protocols whose
+ * client speaks first ("NICK x", "SET k v") are not HTTP and go by address.
+ * A first line longer than max_head is HTTP to the parser, which refuses
+ * it as too large. */
 static int looks_like_http(const uint8_t *buf, size_t len, size_t max_head)
 {
+	static const char version[] = " HTTP/";
 	size_t i = 0;
 
 	while (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n' && i < max_head)
 		i += 2;
 	if (i >= max_head)
-		return 1; /* the parser refuses it as too large */
+		return 1;
 	if (i == len || (buf[i] == '\r' && i + 1 == len))
 		return -1;
 	size_t j = i;
@@ -35,7 +40,16 @@ static int looks_like_http(const uint8_t *buf, size_t len, size_t max_head)
 		j++;
 	if (j == len && j - i < HTTP_HEAD_METHOD_MAX)
 		return -1;
-	return j > i && j < len && buf[j] == ' ';
+	if (j == i || j == len || buf[j] != ' ')
+		return 0;
+	const uint8_t *eol = memchr(buf + j, '\n', len - j);
+	if (!eol)
+		return len >= max_head ? 1 : -1;
+	size_t line = (size_t)(eol - (buf + j));
+	for (size_t k = 0; k + sizeof(version) - 1 <= line; k++)
+		if (memcmp(buf + j + k, version, sizeof(version) - 1) == 0)
+			return 1;
+	return 0;
 }
 
 static void sniff_http(const uint8_t *buf, size_t len, size_t max_head, struct flow_sniff *ret)

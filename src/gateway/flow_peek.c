@@ -80,9 +80,12 @@ static void apply_flow_result(struct conn *c, const struct flow_result *fr)
 			         "sent to another host's address is refused.\n",
 			         fr->name, addr);
 		} else {
-			AUDIT_SET(r, detail, "%s%s",
+			/* What was noted before (no SNI, nothing sent...) stays. */
+			char before[sizeof(r->detail)];
+			memcpy(before, r->detail, sizeof(before));
+			AUDIT_SET(r, detail, "%s%s%s%s",
 			          hs->tunnel ? "TLS server name in the tunnel: " : "",
-			          flow_refusal_text(fr->refusal));
+			          flow_refusal_text(fr->refusal), before[0] ? "; " : "", before);
 			struct target t = {.port = addr_port(&c->key.dest)};
 			if (fr->has_name) {
 				memcpy(t.name, fr->name, fr->name_len + 1);
@@ -287,11 +290,13 @@ void conn_peek(struct conn *c, bool readable)
 		conn_free(c);
 		return;
 	}
+	if (n < 0 && readable)
+		return; /* nothing queued after all: wait for the next wake-up */
 	if (n < 0)
 		n = 0;
 	size_t total = hs->pre + (size_t)n;
 	if (readable && (n == 0 || total == hs->peeked))
-		eof = true;
+		eof = true; /* readable, and no byte more than the low mark refused */
 	hs->peeked = total;
 	if (total == 0) {
 		if (eof)
