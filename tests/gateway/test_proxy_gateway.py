@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""The HTTP proxy side of `airlock gateway`, end to end on loopback.
+"""The HTTP proxy side of `airlock gateway`, end to end on loopback: requests,
+the SNI check on CONNECT tunnels, policy changes closing open tunnels, and
+a transparent listener refusing flows that were not redirected to it.
 
 Usage: test_proxy_gateway.py AIRLOCK_BINARY
 Starts the real binary with --listen-proxy against a stub upstream resolver
@@ -17,6 +19,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -28,6 +31,7 @@ from origins import HttpOrigin, TcpServer  # noqa: E402
 from stub_resolver import StubResolver  # noqa: E402
 
 HEAD_TIMEOUT_MS = 1500
+PEEK_TIMEOUT_MS = 500
 
 
 def free_port():
@@ -48,6 +52,7 @@ def ipv6_loopback():
 class Gateway:
     def __init__(self, binary, upstream_port, tmp, *extra):
         self.port = free_port()
+        self.tport = free_port()
         self.log = os.path.join(tmp, "audit.log")
         self.err = open(os.path.join(tmp, "stderr"), "w+")
         self.proc = subprocess.Popen(
@@ -57,6 +62,8 @@ class Gateway:
              "--listen-proxy", f"127.0.0.1:{self.port}",
              "--upstream", f"127.0.0.1:{upstream_port}", "--dns-timeout", "200",
              "--proxy-head-timeout", str(HEAD_TIMEOUT_MS),
+             "--listen-transparent", f"127.0.0.1:{self.tport}",
+             "--transparent-peek-timeout", str(PEEK_TIMEOUT_MS),
              "--log", self.log, "--name", "p1", *extra],
             stderr=self.err)
         deadline = time.time() + 10
@@ -444,6 +451,202 @@ def connection_cap(binary, env, tmp):
         gw.stop()
 
 
+# ---- the SNI check on CONNECT tunnels ---------------------------------------
+
+def client_hello(sni):
+    """The first flight of a real TLS client (Python's ssl) naming `sni`
+    (None: no SNI), as bytes."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=sni)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = outgoing.read()
+    check(hello[:1] == b"\x16", "a TLS record")
+    return hello
+
+
+def open_tunnel(gw, target):
+    s = gw.connect()
+    s.sendall(f"CONNECT {target} HTTP/1.1\r\n\r\n".encode())
+    head = read_head(s)
+    check(head.startswith(b"HTTP/1.1 200"), f"tunnel to {target}: {head!r}")
+    return s
+
+
+def echoed(s, data, timeout=3):
+    """What came back for `data` through a tunnel to the echo server: the
+    same bytes, or b"" when the tunnel was closed or reset instead."""
+    s.settimeout(timeout)
+    got = b""
+    try:
+        while len(got) < len(data):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except (ConnectionResetError, socket.timeout):
+        pass
+    return got
+
+
+def tunnel_sni_check(gw, env):
+    port = env["echo"].port
+    target = f"echo.loop.test:{port}"
+    # The target's own name, another allowed name (the address is allowed
+    # by 127.0.0.0/30), and no SNI at all: relayed.
+    for sni in ("echo.loop.test", "other.loop.test", None):
+        hello = client_hello(sni)
+        with open_tunnel(gw, target) as s:
+            s.sendall(hello)
+            check(echoed(s, hello) == hello, f"SNI {sni}: ClientHello relayed")
+    rec = last(gw, event="decision", name="echo.loop.test", verdict="allow", proto="connect")
+    check("TLS without a server name" in rec.get("detail", ""), f"no-SNI noted: {rec}")
+    # A refused name in the ClientHello: the tunnel is reset, nothing relayed.
+    for sni, rule in (("bad.loop.test", "bad.loop.test"), ("blocked.example", None)):
+        hello = client_hello(sni)
+        with open_tunnel(gw, target) as s:
+            s.sendall(hello)
+            check(echoed(s, hello) == b"", f"SNI {sni}: tunnel closed, nothing echoed")
+        rec = last(gw, event="decision", name=sni)
+        check(rec["verdict"] == "block" and rec["proto"] == "connect"
+              and rec["address"] == "127.0.0.2" and rec["port"] == port
+              and "TLS server name in the tunnel" in rec.get("detail", "")
+              and rec.get("rule") == rule
+              and rec["origin"] == ("command line" if rule else "default"), f"log {rec}")
+    # A ClientHello sent in pieces is put together before the decision.
+    hello = client_hello("bad.loop.test")
+    with open_tunnel(gw, target) as s:
+        s.sendall(hello[:3])
+        time.sleep(0.2)
+        s.sendall(hello[3:40])
+        time.sleep(0.2)
+        s.sendall(hello[40:])
+        check(echoed(s, hello) == b"", "split ClientHello with a refused SNI: closed")
+    hello = client_hello("echo.loop.test")
+    with open_tunnel(gw, target) as s:
+        s.sendall(hello[:10])
+        time.sleep(0.3)
+        s.sendall(hello[10:])
+        check(echoed(s, hello) == hello, "split ClientHello with the target's SNI: relayed")
+    # A client that says nothing for longer than the peek deadline (the
+    # server speaks first) gets its tunnel as the CONNECT was decided.
+    with open_tunnel(gw, target) as s:
+        time.sleep(PEEK_TIMEOUT_MS / 1000 + 0.3)
+        s.sendall(b"late")
+        check(echoed(s, b"late") == b"late", "silent client: tunnel relayed")
+    # A ClientHello begun and never finished: refused at the head deadline.
+    with open_tunnel(gw, target) as s:
+        t0 = time.time()
+        s.sendall(hello[:20])
+        check(echoed(s, hello, timeout=HEAD_TIMEOUT_MS / 1000 + 2) == b"", "cut short: closed")
+        took = time.time() - t0
+        check(HEAD_TIMEOUT_MS / 1000 - 0.3 < took < HEAD_TIMEOUT_MS / 1000 + 1.5,
+              f"closed after {took:.1f}s")
+    rec = last(gw, event="decision", name="echo.loop.test", verdict="block")
+    check("408" in rec.get("detail", ""), f"log {rec}")
+
+
+def transparent_needs_a_redirect(gw, env):
+    """A connection made straight to the transparent listener has no
+    original destination of its own: refused, never relayed anywhere."""
+    with socket.create_connection(("127.0.0.1", gw.tport), timeout=3) as s:
+        try:
+            s.sendall(client_hello("echo.loop.test"))
+            got = s.recv(100)
+        except ConnectionResetError:
+            got = b""
+    check(got == b"", f"closed: {got!r}")
+    rec = last(gw, event="decision", proto="tcp", verdict="block")
+    check("not a redirected flow" in rec.get("detail", ""), f"log {rec}")
+
+
+# ---- policy changes close the flows they refuse -------------------------------
+
+def control(path, request):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.settimeout(3)
+        s.connect(path)
+        s.send(request.encode())
+        return s.recv(65536).decode()
+
+
+def closed_within(s, seconds):
+    """Seconds until the peer closed or reset s, or None if it stayed open."""
+    t0 = time.time()
+    s.settimeout(seconds)
+    try:
+        data = s.recv(100)
+        return time.time() - t0 if data == b"" else None
+    except ConnectionResetError:
+        return time.time() - t0
+    except socket.timeout:
+        return None
+
+
+def block_closes_open_flows(binary, env, tmp):
+    sock = os.path.join(tmp, "control")
+    gw = Gateway(binary, env["stub"].port, tmp, "--control", sock)
+    port = env["echo"].port
+    tunnels = []
+    try:
+        a = open_tunnel(gw, f"echo.loop.test:{port}")
+        b = open_tunnel(gw, f"echo2.loop.test:{port}")
+        c = open_tunnel(gw, f"127.0.0.2:{port}")
+        tunnels = [a, b, c]
+        for s in tunnels:
+            s.sendall(b"one")
+            check(echoed(s, b"one") == b"one", "tunnel up")
+        # An allow of something else disturbs nothing.
+        check(control(sock, "allow other.example").startswith("ok"), "allow")
+        for s in tunnels:
+            check(closed_within(s, 0.3) is None, "still open after an unrelated allow")
+            s.sendall(b"two")
+            check(echoed(s, b"two") == b"two", "still relaying")
+        # A block of one name closes that tunnel, at once, and only that one.
+        check(control(sock, "block echo.loop.test").startswith("ok"), "block")
+        took = closed_within(a, 2)
+        check(took is not None and took < 2, f"blocked tunnel closed within 2 s: {took}")
+        for s in (b, c):
+            s.sendall(b"three")
+            check(echoed(s, b"three") == b"three", "the others still relay")
+        rec = last(gw, event="close", name="echo.loop.test")
+        check(rec["verdict"] == "block" and rec["rule"] == "echo.loop.test"
+              and rec["origin"] == "runtime (control socket)"
+              and rec["detail"] == "closed: policy changed (block echo.loop.test)"
+              and rec["bytes_up"] == 6 and rec["bytes_down"] == 6 and "duration_ms" in rec,
+              f"log {rec}")
+        # A wildcard, and a CIDR rule more specific than the one that allowed
+        # the address.
+        check(control(sock, "block *.loop.test").startswith("ok"), "block wildcard")
+        took = closed_within(b, 2)
+        check(took is not None, "wildcard block closed echo2's tunnel")
+        rec = last(gw, event="close", name="echo2.loop.test")
+        check(rec["detail"] == "closed: policy changed (block *.loop.test)", f"log {rec}")
+        c.sendall(b"four")
+        check(echoed(c, b"four") == b"four", "the address tunnel is not a name's")
+        check(control(sock, "block 127.0.0.2/32").startswith("ok"), "block address")
+        check(closed_within(c, 2) is not None, "address tunnel closed")
+        rec = last(gw, event="close", address="127.0.0.2", verdict="block")
+        check(rec["rule"] == "127.0.0.2" and rec["detail"].startswith(
+            "closed: policy changed (block 127.0.0.2)"), f"log {rec}")
+        status = control(sock, "status")
+        check("closed-by-policy 3" in status, f"status {status!r}")
+        # After reset, new tunnels pass again.
+        check(control(sock, "reset").startswith("ok"), "reset")
+        with open_tunnel(gw, f"echo.loop.test:{port}") as s:
+            s.sendall(b"five")
+            check(echoed(s, b"five") == b"five", "allowed again")
+    finally:
+        for s in tunnels:
+            s.close()
+        gw.stop()
+
+
 def main():
     binary = os.path.abspath(sys.argv[1])
     results = []
@@ -461,6 +664,7 @@ def main():
                              malformed_heads_400, huge_head_cut_at_cap,
                              slow_loris_cut_others_served, rebinding_502,
                              resolve_and_connect_failures_502, curl_through_proxy,
+                             tunnel_sni_check, transparent_needs_a_redirect,
                              still_serving]:
                     results.append(run(case.__name__, lambda: case(gw, env)))
             finally:
@@ -468,6 +672,9 @@ def main():
             results.append(run("clean_exit", lambda: check(code == 0, f"exit {code}")))
         with tempfile.TemporaryDirectory() as tmp2:
             results.append(run("connection_cap", lambda: connection_cap(binary, env, tmp2)))
+        with tempfile.TemporaryDirectory() as tmp3:
+            results.append(run("block_closes_open_flows",
+                               lambda: block_closes_open_flows(binary, env, tmp3)))
     finally:
         for k in ("web", "echo", "canary", "canary6"):
             if env[k]:
