@@ -22,8 +22,9 @@ static bool method_char(uint8_t c)
  * its first line (after any empty lines, which the head parser skips) is an
  * upper-case token, a space, and holds " HTTP/": other line protocols whose
  * client speaks first ("NICK x", "SET k v") are not HTTP and go by address.
- * A first line longer than max_head is HTTP to the parser, which refuses
- * it as too large. */
+ * Only the first max_head bytes are looked at, so the answer never changes
+ * with more bytes: a request line longer than that is no request the
+ * gateway would take anyway. */
 static int looks_like_http(const uint8_t *buf, size_t len, size_t max_head)
 {
 	static const char version[] = " HTTP/";
@@ -32,24 +33,25 @@ static int looks_like_http(const uint8_t *buf, size_t len, size_t max_head)
 	while (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n' && i < max_head)
 		i += 2;
 	if (i >= max_head)
-		return 1;
+		return 1; /* the parser refuses it as too large */
 	if (i == len || (buf[i] == '\r' && i + 1 == len))
 		return -1;
 	size_t j = i;
 	while (j < len && j - i < HTTP_HEAD_METHOD_MAX && method_char(buf[j]))
 		j++;
-	if (j == len && j - i < HTTP_HEAD_METHOD_MAX)
-		return -1;
+	if (j == len && j - i <= HTTP_HEAD_METHOD_MAX)
+		return -1; /* the next byte may be the space */
 	if (j == i || j == len || buf[j] != ' ')
 		return 0;
-	const uint8_t *eol = memchr(buf + j, '\n', len - j);
-	if (!eol)
-		return len >= max_head ? 1 : -1;
-	size_t line = (size_t)(eol - (buf + j));
+	size_t end = len < max_head ? len : max_head;
+	if (j >= end)
+		return len >= max_head ? 0 : -1;
+	const uint8_t *eol = memchr(buf + j, '\n', end - j);
+	size_t line = eol ? (size_t)(eol - (buf + j)) : end - j;
 	for (size_t k = 0; k + sizeof(version) - 1 <= line; k++)
 		if (memcmp(buf + j + k, version, sizeof(version) - 1) == 0)
 			return 1;
-	return 0;
+	return eol || len >= max_head ? 0 : -1;
 }
 
 static void sniff_http(const uint8_t *buf, size_t len, size_t max_head, struct flow_sniff *ret)

@@ -215,9 +215,16 @@ static void test_sniff_http(void **state)
 	/* A head past max_head is refused, not waited for. */
 	char big[300];
 	memset(big, 'a', sizeof(big));
-	memcpy(big, "GET /", 5);
+	memcpy(big, "GET / HTTP/1.1\r\nX: ", 20);
 	flow_sniff((const uint8_t *)big, sizeof(big), 256, 0, &sn);
 	assert_int_equal(sn.status, FLOW_SNIFF_BAD);
+	/* A first line with no " HTTP/" in the first max_head bytes is no
+	 * request, however it goes on. */
+	memcpy(big, "GET /aaaaaaaaaaaaaaa", 20);
+	flow_sniff((const uint8_t *)big, sizeof(big), 256, 0, &sn);
+	assert_int_equal(sn.status, FLOW_SNIFF_OTHER);
+	flow_sniff((const uint8_t *)big, 255, 256, 0, &sn);
+	assert_int_equal(sn.status, FLOW_SNIFF_NEED_MORE);
 
 	/* In a CONNECT tunnel only TLS is looked for. */
 	sniff_text(get, FLOW_SNIFF_TLS_ONLY, &sn);
