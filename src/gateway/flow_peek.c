@@ -43,10 +43,12 @@ static void apply_flow_result(struct conn *c, const struct flow_result *fr)
 
 	/* The tunnel's record names the CONNECT target, and a ClientHello's
 	 * other name only when that name is what refuses. */
-	if (fr->has_name && (!hs->tunnel || fr->verdict == FLOW_REFUSE))
-		audit_set_name(r, fr->name, fr->name_len);
-	audit_set_decision(r, c->policy, &fr->decision);
-	addr_format(&c->key.dest, addr, sizeof(addr));
+	if (!hs->tunnel || fr->verdict == FLOW_REFUSE) {
+		if (fr->has_name)
+			audit_set_name(r, fr->name, fr->name_len);
+		audit_set_decision(r, c->policy, &fr->decision);
+	}
+	addr_format_ip(&c->key.dest, addr, sizeof(addr));
 
 	if (fr->verdict == FLOW_RESOLVE) {
 		hs->checking = true;
@@ -138,7 +140,7 @@ static void on_check_resolved(void *ctx, const struct resolver_result *res)
 	char body[BODY_MAX], addr[ADDR_STR_MAX];
 
 	c->lookup = NULL;
-	addr_format(&c->key.dest, addr, sizeof(addr));
+	addr_format_ip(&c->key.dest, addr, sizeof(addr));
 	if (res->status == RESOLVER_FAILED) {
 		AUDIT_SET(&c->rec, detail, "502: cannot resolve %s to check %s: %s", hs->check_name,
 		          addr, res->reason);

@@ -125,6 +125,7 @@ class Gateway:
             [binary, "gateway", *POLICY,
              "--listen-dns", f"{A.gateway}:53",
              "--listen-transparent", "0.0.0.0:3129", "--listen-transparent", "[::]:3129",
+             "--listen-transparent", f"{A.gateway}:3130",  # a loop target, never redirected to
              "--listen-proxy", f"{A.gateway}:3128",
              "--upstream", A.dns, "--dns-timeout", "500",
              "--transparent-peek-timeout", str(PEEK_TIMEOUT_MS),
@@ -355,6 +356,15 @@ def loop_refused(net, gw):
         lambda: [r for r in gw.records(event="decision", verdict="block")
                  if "not a redirected flow" in r.get("detail", "")], 3, "the loop's record")[-1]
     expect_record(rec, proto="tcp", client=f"{A.client}:{rec['client'].rsplit(':', 1)[1]}")
+    # Redirected to :3129, but aimed at another of the gateway's listeners:
+    # relaying it would connect the gateway to itself.
+    r = net.client.send("tcp", A.gateway, 3130, b"GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n",
+                        timeout=3)
+    check(not r.data, f"a flow to another listener: {r}")
+    rec = netsim.wait_until(
+        lambda: [r for r in gw.records(event="decision", verdict="block", port=3130)
+                 if "gateway's own listener" in r.get("detail", "")], 3, "the loop's record")[-1]
+    expect_record(rec, proto="tcp", address=A.gateway)
 
 
 def connect_sni_mismatch(net, gw):
