@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The main job, as far as it is built today: install what is needed, build
-# airlock, ask it about real names under each built-in profile, then run the
-# gateway's DNS filter on loopback (against a stand-in upstream, so no
-# internet is needed) and query it with dig.
+# airlock, ask it about real names under each built-in profile, then (as
+# root) sandbox a client in a simulated internet built from network
+# namespaces (scripts/demo-sandbox.py): allowed and blocked fetches by a
+# program that ignores proxies, a resolver bypass, a raw connection and UDP,
+# all refused in the kernel or the gateway, then the audit log.  Without
+# root, the gateway's DNS filter on loopback instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +32,16 @@ show check --profile permissive anything.example
 show check --json --profile strict --allow '.example.com' WWW.Example.COM.
 printf '\nExit status: 0 when every name is allowed, 1 when any is blocked, 2 on errors.\n'
 
-# The gateway: a filtering DNS forwarder.  Everything stays on 127.0.0.1.
+# As root: a real sandbox.  A simulated internet in network namespaces, the
+# gateway as the client's only way out, enforced by nftables.
+if [ "$(id -u)" -eq 0 ]; then
+	printf '\n--- A sandboxed client in a simulated internet ---\n'
+	exec python3 scripts/demo-sandbox.py "$airlock"
+fi
+
+# Without root: the gateway's DNS filter on 127.0.0.1.
+echo
+echo "(Run as root to see a sandbox in network namespaces; here, the DNS filter alone.)"
 work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
