@@ -95,7 +95,7 @@ except OSError:
 def main():
     if os.geteuid() != 0:
         print("demo-sandbox: needs root (it builds network namespaces); skipped")
-        return 0
+        return 77  # Meson's "skipped"
     binary = os.path.abspath(sys.argv[1])
     with netsim.Internet(forward=False, resolver=A.gateway) as net:
         log = os.path.join(net.tmpdir, "audit.log")
