@@ -9,10 +9,13 @@ packages=(
 	gcc meson ninja-build pkg-config python3
 	# libraries (docs/architecture.md says why each)
 	libinih-dev libjson-c-dev libidn2-dev libnftables-dev libcap-dev libseccomp-dev
+	libcurl4-openssl-dev
 	# tests, sanitizers, fuzzing, style
 	libcmocka-dev clang libclang-rt-dev clang-format
 	# integration tests: namespaces, nftables, the simulated internet's clients
 	iproute2 nftables util-linux curl openssl tcpdump dnsutils
+	# Docker sandboxes' tests start their own dockerd (tests/docker/)
+	docker.io
 	# benchmarks: the tools compared with, and the load generators
 	dnsmasq-base dnsperf tinyproxy
 )

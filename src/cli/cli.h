@@ -25,6 +25,7 @@ int cmd_check(int argc, char **argv);
 int cmd_profiles(int argc, char **argv);
 int cmd_gateway(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
+int cmd_docker(int argc, char **argv);
 
 /* "airlock CMD: message\n" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);

@@ -16,6 +16,7 @@ static const struct command commands[] = {
         {"profiles", cmd_profiles, "list profiles, or show one's effective rules"},
         {"gateway", cmd_gateway, "run the filtering DNS gateway in the foreground"},
         {"logs", cmd_logs, "show an audit log for people, with a summary"},
+        {"docker", cmd_docker, "run containers behind a gateway sidecar (Docker)"},
 };
 
 static void usage(FILE *out)

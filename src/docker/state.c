@@ -1,0 +1,384 @@
+/* state.c - a Docker sandbox's directory (see state.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "docker/state.h"
+#include "util/file.h"
+
+#define CONF_MAX (64 * 1024)
+
+int sandbox_name_check(const char *name, struct diag *d)
+{
+	size_t n = strlen(name);
+	char esc[DIAG_ESCAPE_SIZE];
+
+	if (n == 0 || n > SANDBOX_NAME_MAX)
+		return diag_fail(d, -EINVAL, "sandbox name '%s': 1 to %d characters",
+		                 diag_escape(name, n, esc, sizeof(esc)), SANDBOX_NAME_MAX);
+	if (strncmp(name, "airlock-", 8) == 0)
+		return diag_fail(d, -EINVAL,
+		                 "sandbox name '%s': names starting with 'airlock-' are airlock's "
+		                 "own (its sidecars and networks)",
+		                 diag_escape(name, n, esc, sizeof(esc)));
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		bool alnum =
+		        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || !strchr("_.-", c)))
+			return diag_fail(
+			        d, -EINVAL,
+			        "sandbox name '%s': letters, digits, '_', '.' and '-' only, "
+			        "starting with a letter or digit",
+			        diag_escape(name, n, esc, sizeof(esc)));
+	}
+	return 0;
+}
+
+int state_root(char *out, size_t size, struct diag *d)
+{
+	const char *env = getenv("AIRLOCK_STATE_DIR");
+	int n;
+
+	if (env && *env)
+		n = snprintf(out, size, "%s/docker", env);
+	else if (geteuid() == 0)
+		n = snprintf(out, size, "/var/lib/airlock/docker");
+	else if ((env = getenv("XDG_STATE_HOME")) && *env)
+		n = snprintf(out, size, "%s/airlock/docker", env);
+	else if ((env = getenv("HOME")) && *env)
+		n = snprintf(out, size, "%s/.local/state/airlock/docker", env);
+	else
+		return diag_fail(
+		        d, -ENOENT,
+		        "no state directory: set AIRLOCK_STATE_DIR (or HOME) to a directory");
+	if (n < 0 || (size_t)n >= size)
+		return diag_fail(d, -ENAMETOOLONG, "the state directory's path is too long");
+	return 0;
+}
+
+/* mkdir -p, each new level with `mode`. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		char saved = buf[i];
+		buf[i] = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = saved;
+	}
+	return 0;
+}
+
+int state_path(const struct sandbox_state *s, const char *rel, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%s/%s", s->dir, rel);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int dir_of(const char *name, struct sandbox_state *s, struct diag *d)
+{
+	char root[PATH_MAX - SANDBOX_NAME_MAX - 2];
+	int e = sandbox_name_check(name, d);
+	if (e < 0)
+		return e;
+	if ((e = state_root(root, sizeof(root), d)) < 0)
+		return e;
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->dir, sizeof(s->dir), "%s/%s", root, name);
+	return 0;
+}
+
+/* Write `len` bytes to `path` through a temporary file and rename, so a
+ * reader sees the old file or the new one. */
+static int write_atomic(const char *path, const char *data, size_t len, mode_t mode, struct diag *d)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return diag_fail(d, -ENAMETOOLONG, "path too long: %s", path);
+	_cleanup_close_ int fd =
+	        open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return diag_fail(d, -errno, "cannot write %s: %s", tmp, strerror(errno));
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : EIO;
+			unlink(tmp);
+			return diag_fail(d, -e, "cannot write %s: %s", tmp, strerror(e));
+		}
+		off += (size_t)w;
+	}
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return diag_fail(d, -e, "cannot write %s: %s", path, strerror(e));
+	}
+	return 0;
+}
+
+int state_create(const char *name, uid_t uid, gid_t gid, struct sandbox_state *s, struct diag *d)
+{
+	char root[PATH_MAX], path[PATH_MAX];
+	int e = dir_of(name, s, d);
+	if (e < 0)
+		return e;
+	if ((e = state_root(root, sizeof(root), d)) < 0)
+		return e;
+	if ((e = mkdir_p(root, 0700)) < 0)
+		return diag_fail(d, e, "cannot create %s: %s", root, strerror(-e));
+	if (mkdir(s->dir, 0700) < 0) {
+		if (errno == EEXIST)
+			return diag_fail(
+			        d, -EEXIST,
+			        "a sandbox named %s exists already: pick another --name, or "
+			        "remove it with 'airlock docker rm %s'",
+			        name, name);
+		return diag_fail(d, -errno, "cannot create %s: %s", s->dir, strerror(errno));
+	}
+	/* rules/ is read by the sidecar's user through a read-only mount; run/
+	 * is its only writable place, and nobody else's. */
+	state_path(s, "rules", path, sizeof(path));
+	if (mkdir(path, 0755) < 0)
+		return diag_fail(d, -errno, "cannot create %s: %s", path, strerror(errno));
+	static const char *const files[] = {"rules/allowed-domains", "rules/blocked-domains"};
+	for (size_t i = 0; i < 2; i++) {
+		state_path(s, files[i], path, sizeof(path));
+		if ((e = write_atomic(path, "", 0, 0644, d)) < 0)
+			return e;
+	}
+	state_path(s, "run", path, sizeof(path));
+	if (mkdir(path, 0700) < 0)
+		return diag_fail(d, -errno, "cannot create %s: %s", path, strerror(errno));
+	if ((uid != geteuid() || gid != getegid()) && chown(path, uid, gid) < 0)
+		return diag_fail(d, -errno, "cannot give %s to uid %u: %s", path, (unsigned)uid,
+		                 strerror(errno));
+	return 0;
+}
+
+static void set_field(char *dst, size_t size, const char *v)
+{
+	snprintf(dst, size, "%s", v);
+}
+
+int state_load(const char *name, struct sandbox_state *s, struct diag *d)
+{
+	char path[PATH_MAX];
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int e = dir_of(name, s, d);
+	if (e < 0)
+		return e;
+	state_path(s, "sandbox.conf", path, sizeof(path));
+	struct diag ignored;
+	e = file_read_all(path, CONF_MAX, &text, &len, &ignored);
+	if (e == -ENOENT)
+		return diag_fail(d, -ENOENT, "no sandbox named %s (nothing in %s)", name, s->dir);
+	if (e < 0)
+		return diag_fail(d, e, "%s", ignored.msg);
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		const char *k = line, *v = eq + 1;
+		if (strcmp(k, "profile") == 0)
+			set_field(s->profile, sizeof(s->profile), v);
+		else if (strcmp(k, "default") == 0)
+			set_field(s->default_action, sizeof(s->default_action), v);
+		else if (strcmp(k, "image") == 0)
+			set_field(s->image, sizeof(s->image), v);
+		else if (strcmp(k, "upstream") == 0 && s->n_upstream < STATE_MAX_UPSTREAM)
+			set_field(s->upstream[s->n_upstream++], sizeof(s->upstream[0]), v);
+		else if (strcmp(k, "airgapped") == 0)
+			s->airgapped = strcmp(v, "1") == 0;
+		else if (strcmp(k, "ip") == 0)
+			set_field(s->ip, sizeof(s->ip), v);
+		else if (strcmp(k, "subnet") == 0)
+			set_field(s->subnet, sizeof(s->subnet), v);
+	}
+	return 0;
+}
+
+int state_save(const struct sandbox_state *s, struct diag *d)
+{
+	char path[PATH_MAX], buf[CONF_MAX];
+	size_t o = 0;
+
+#define PUT(...)                                                                                   \
+	do {                                                                                       \
+		int _n = snprintf(buf + o, sizeof(buf) - o, __VA_ARGS__);                          \
+		if (_n < 0 || (size_t)_n >= sizeof(buf) - o)                                       \
+			return diag_fail(d, -ENOSPC, "sandbox.conf too long");                     \
+		o += (size_t)_n;                                                                   \
+	} while (0)
+	PUT("# airlock docker sandbox %s: how its gateway sidecar is made\n", s->name);
+	PUT("profile=%s\ndefault=%s\nimage=%s\nairgapped=%d\nip=%s\nsubnet=%s\n", s->profile,
+	    s->default_action, s->image, s->airgapped ? 1 : 0, s->ip, s->subnet);
+	for (size_t i = 0; i < s->n_upstream; i++)
+		PUT("upstream=%s\n", s->upstream[i]);
+#undef PUT
+	state_path(s, "sandbox.conf", path, sizeof(path));
+	return write_atomic(path, buf, o, 0600, d);
+}
+
+/* Remove a directory's entries (files and sockets; one level of
+ * subdirectories), then the directory. */
+static int remove_tree(const char *path, int depth)
+{
+	DIR *dir = opendir(path);
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	struct dirent *de;
+	int e = 0;
+	while ((de = readdir(dir))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		char sub[PATH_MAX];
+		if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub)) {
+			e = -ENAMETOOLONG;
+			continue;
+		}
+		struct stat st;
+		if (lstat(sub, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && depth < 2) {
+			int r = remove_tree(sub, depth + 1);
+			if (r < 0)
+				e = r;
+		} else if (unlink(sub) < 0 && errno != ENOENT) {
+			e = -errno;
+		}
+	}
+	closedir(dir);
+	if (rmdir(path) < 0 && errno != ENOENT && e == 0)
+		e = -errno;
+	return e;
+}
+
+int state_remove(const char *name, struct diag *d)
+{
+	struct sandbox_state s;
+	int e = dir_of(name, &s, d);
+	if (e < 0)
+		return e;
+	e = remove_tree(s.dir, 0);
+	if (e < 0)
+		return diag_fail(d, e, "cannot remove %s: %s", s.dir, strerror(-e));
+	return 0;
+}
+
+/* `text` without lines equal to `rule`; *ret_found says if one was there. */
+static char *without(const char *text, const char *rule, bool *ret_found)
+{
+	size_t n = strlen(text), rl = strlen(rule), o = 0;
+	char *out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	*ret_found = false;
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t ll = nl ? (size_t)(nl - p) : strlen(p);
+		if (ll == rl && memcmp(p, rule, rl) == 0) {
+			*ret_found = true;
+		} else {
+			memcpy(out + o, p, ll);
+			o += ll;
+			out[o++] = '\n';
+		}
+		p += ll + (nl ? 1 : 0);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int edit(const struct sandbox_state *s, const char *rel, const char *rule, bool add,
+                bool *changed, struct diag *d)
+{
+	char path[PATH_MAX];
+	_cleanup_free_ char *text = NULL, *rest = NULL;
+	size_t len;
+	bool found;
+
+	state_path(s, rel, path, sizeof(path));
+	int e = file_read_all(path, STATE_RULES_MAX, &text, &len, d);
+	if (e < 0)
+		return e;
+	rest = without(text, rule, &found);
+	if (!rest)
+		return diag_fail(d, -ENOMEM, "out of memory");
+	if (add == found)
+		return 0; /* already as wanted */
+	if (add) {
+		size_t rl = strlen(rest), nl = strlen(rule);
+		char *grown = realloc(rest, rl + nl + 2);
+		if (!grown)
+			return diag_fail(d, -ENOMEM, "out of memory");
+		rest = grown;
+		memcpy(rest + rl, rule, nl);
+		rest[rl + nl] = '\n';
+		rest[rl + nl + 1] = '\0';
+	}
+	e = write_atomic(path, rest, strlen(rest), 0644, d);
+	if (e == 0)
+		*changed = true;
+	return e;
+}
+
+int state_rule_set(const struct sandbox_state *s, enum action action, bool remove, const char *rule,
+                   bool *ret_changed, struct diag *d)
+{
+	bool changed = false;
+	int e;
+
+	if (remove)
+		e = edit(s, "rules/allowed-domains", rule, false, &changed, d);
+	else
+		e = edit(s,
+		         action == ACTION_ALLOW ? "rules/blocked-domains" : "rules/allowed-domains",
+		         rule, false, &changed, d);
+	if (e == 0)
+		e = edit(s,
+		         remove || action == ACTION_BLOCK ? "rules/blocked-domains"
+		                                          : "rules/allowed-domains",
+		         rule, !remove, &changed, d);
+	if (ret_changed)
+		*ret_changed = changed;
+	return e;
+}
+
+int state_each(state_each_fn *fn, void *ctx, struct diag *d)
+{
+	char root[PATH_MAX];
+	int e = state_root(root, sizeof(root), d);
+	if (e < 0)
+		return e;
+	DIR *dir = opendir(root);
+	if (!dir)
+		return errno == ENOENT
+		               ? 0
+		               : diag_fail(d, -errno, "cannot read %s: %s", root, strerror(errno));
+	struct dirent *de;
+	while ((de = readdir(dir)))
+		if (sandbox_name_check(de->d_name, NULL) == 0 && (e = fn(de->d_name, ctx)) < 0)
+			break;
+	closedir(dir);
+	return e < 0 ? e : 0;
+}
