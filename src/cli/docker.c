@@ -86,7 +86,9 @@ static const char run_help[] =
         "      --upstream ADDR       resolver the sidecar asks (repeatable; default:\n"
         "                            the sidecar's own, i.e. Docker's)\n"
         "      --gateway-image REF   the sidecar's image (default\n"
-        "                            airlock-gateway:VERSION, built when missing)\n"
+        "                            airlock-gateway:VERSION, built from this binary\n"
+        "                            when missing or out of date; another REF is\n"
+        "                            used as it is, built only when missing)\n"
         "  -h, --help                show this help\n"
         "\n"
         "Refused docker options, because they would undo the sandbox: --network,\n"
@@ -528,8 +530,14 @@ static int make_sandbox(struct docker *dk, const struct run_opts *o, bool airgap
 	if (airgapped)
 		return state_save(s, d);
 
-	bool built;
-	if ((e = gateway_image_ensure(dk, o->image, false, &built, d)) < 0)
+	/* The default image follows this binary (rebuilt when it changed);
+	 * an image the person named is used as it is, built only if missing. */
+	bool built = false;
+	if (strcmp(o->image, gateway_image_default()) == 0)
+		e = gateway_image_ensure(dk, o->image, false, &built, d);
+	else if ((e = gateway_image_exists(dk, o->image, d)) == 0)
+		e = gateway_image_ensure(dk, o->image, true, &built, d);
+	if (e < 0)
 		return e;
 	if (built)
 		fprintf(stderr, "airlock docker run: built the gateway image %s\n", o->image);
@@ -654,7 +662,8 @@ static int cmd_docker_reset(int argc, char **argv)
 	topology_names(s.name, &n);
 	int e;
 	if ((e = topology_container_remove(dk, n.sidecar, &d)) < 0 ||
-	    (e = gateway_image_ensure(dk, s.image, false, NULL, &d)) < 0 ||
+	    (strcmp(s.image, gateway_image_default()) == 0 &&
+	     (e = gateway_image_ensure(dk, s.image, false, NULL, &d)) < 0) ||
 	    (e = topology_egress_ensure(dk, &d)) < 0 ||
 	    (e = topology_internal_ensure(dk, s.name, s.subnet, &plan, &d)) < 0) {
 		cli_error("docker reset", "%s", d.msg);

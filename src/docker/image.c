@@ -287,6 +287,13 @@ static int image_label(struct docker *dk, const char *ref, char out[17], struct 
 	return 0;
 }
 
+int gateway_image_exists(struct docker *dk, const char *ref, struct diag *d)
+{
+	char label[17];
+	int e = image_label(dk, ref, label, d);
+	return e == -ENOENT ? 0 : e < 0 ? e : 1;
+}
+
 /* The import answers 200 and then reports progress and errors as a stream
  * of JSON objects; an error is one with "error" or "errorDetail". */
 static int import_error(const char *body, struct diag *d)

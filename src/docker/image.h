@@ -35,4 +35,7 @@ const char *gateway_image_default(void);
 int gateway_image_ensure(struct docker *dk, const char *ref, bool force, bool *ret_built,
                          struct diag *d);
 
+/* 1 if image `ref` exists, 0 if not. */
+int gateway_image_exists(struct docker *dk, const char *ref, struct diag *d);
+
 #endif
