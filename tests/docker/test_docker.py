@@ -111,7 +111,9 @@ class Env:
 
     def run_sandbox(self, name, *extra, cmd=("sleep", "600")):
         """A detached sandbox with the CA mounted; the sidecar's address."""
+        # Short resolver timeouts: the fail-closed case waits for them.
         p = self.airlock("run", "--name", name, *POLICY, *extra, "-d",
+                         "--dns-option", "timeout:1", "--dns-option", "attempts:1",
                          "-v", f"{self.net.ca_file}:/ca.pem:ro", WORKLOAD_IMAGE, *cmd)
         check(p.returncode == 0, f"airlock docker run {name}: exit {p.returncode}: "
                                  f"{p.stderr.strip()}")
@@ -227,10 +229,30 @@ def blocked_name_refused(env):
 
 def raw_tcp_fails(env):
     env.net.clear_logs()
-    for url in (f"http://{A.http}/", f"http://{A.echo}:7/", f"http://{A.router}/"):
+    for url in (f"http://{A.http}/", f"http://{A.echo}:7/"):
         rc, code, err = env.curl("web", url, "--noproxy", "*", "-m", "4")
         check(rc != 0, f"{url} reached: code {code}")
     check(not env.net.http_log() and not env.net.echo_log(), "the internet saw the workload")
+    # The daemon's own namespace (the "host") is not reachable either: a
+    # server there on every address stays out of reach, because the
+    # internal bridge has no address on the host's side.
+    server = env.net.gateway.popen([sys.executable, "-m", "http.server", "--bind", "0.0.0.0",
+                                    "18080"])
+    try:
+        env.net.gateway.wait_port("0.0.0.0", 18080)
+        gw = env.dk.api("GET", "/networks/airlock-int-web")["IPAM"]["Config"][0]["Gateway"]
+        for host in (A.uplink, "198.18.64.1", gw):
+            rc, code, err = env.curl("web", f"http://{host}:18080/", "--noproxy", "*",
+                                     "-m", "4")
+            check(rc != 0, f"the host's server answered on {host}: {code}")
+        p = env.net.gateway.run(["curl", "-sS", "-m", "4", "-o", "/dev/null", "-w",
+                                 "%{http_code}", f"http://{A.uplink}:18080/"])
+        check(p.stdout == "200", f"the server is not up: {p.stdout} {p.stderr}")
+    finally:
+        env.net.stop(server)
+    net = env.dk.api("GET", "/networks/airlock-int-web")
+    p = env.dk.netns(["ip", "-4", "-o", "addr", "show", "dev", "br-" + net["Id"][:12]])
+    check(p.returncode == 0 and "inet" not in p.stdout, f"bridge address: {p.stdout}{p.stderr}")
 
 
 def runtime_allow(env):
@@ -321,6 +343,14 @@ def unhealthy_sidecar_starts_nothing(env):
     check(not os.path.exists(os.path.join(env.state, "docker", "broken")), "state left")
 
 
+def no_sanitizer_reports(env):
+    for name in ("airlock-gw-web", "airlock-gw-other"):
+        p = env.dk.docker(["logs", name])
+        out = p.stdout + p.stderr
+        check(p.returncode == 0, f"docker logs {name}: {out}")
+        check(not re.search(r"ERROR: \w+Sanitizer|runtime error:", out), out[-2000:])
+
+
 def rm_run_and_gc(env):
     # --rm in the foreground: when the workload is gone, so is the sandbox.
     p = env.airlock("run", "--name", "once", *POLICY, "--rm", WORKLOAD_IMAGE,
@@ -379,7 +409,7 @@ def main():
             cases = [image_built_locally, sidecar_hardened, allowed_https_through_proxy,
                      blocked_name_refused, raw_tcp_fails, runtime_allow,
                      sidecar_death_fails_closed, names_never_collide, airgapped_profile,
-                     unhealthy_sidecar_starts_nothing, rm_run_and_gc]
+                     unhealthy_sidecar_starts_nothing, no_sanitizer_reports, rm_run_and_gc]
             for case in cases:
                 results.append(run(case.__name__, lambda: case(env)))
         finally:
