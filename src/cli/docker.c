@@ -40,7 +40,7 @@ static const char docker_help[] =
         "\n"
         "Commands:\n"
         "  run [OPTIONS] [DOCKER RUN OPTIONS] IMAGE [CMD...]\n"
-        "                          start the sidecar, wait until it is healthy, then\n"
+        "                          start the sidecar, wait until it serves, then\n"
         "                          the workload ('airlock docker run --help')\n"
         "  reset NAME              re-create NAME's sidecar from its rule files, at\n"
         "                          the same address; the workload keeps running\n"
@@ -68,10 +68,11 @@ static const char run_help[] =
         "Create the sandbox's internal network (airlock-int-NAME) and the shared NAT\n"
         "network (airlock-egress) when missing, start the gateway sidecar\n"
         "(airlock-gw-NAME) on both, with a fixed address on the internal one, and\n"
-        "wait until Docker reports it healthy.  Only then start the workload with\n"
-        "`docker run` on the internal network alone, its DNS pointing at the\n"
-        "sidecar and HTTP_PROXY/HTTPS_PROXY at its proxy.  If the sidecar does not\n"
-        "become healthy, nothing is started and what was made is removed.\n"
+        "wait until its gateway answers on the control socket (the check of its\n"
+        "Docker healthcheck).  Only then start the workload with `docker run` on\n"
+        "the internal network alone, its DNS pointing at the sidecar and\n"
+        "HTTP_PROXY/HTTPS_PROXY at its proxy.  If the sidecar does not come up,\n"
+        "nothing is started and what was made is removed.\n"
         "A profile with `network = none` (airgapped) gives --network none and no\n"
         "sidecar.\n"
         "\n"
@@ -504,7 +505,7 @@ static int write_rules(const struct sandbox_state *s, const struct policy_args *
 	return 0;
 }
 
-/* Everything up to a healthy sidecar.  On failure the caller removes what
+/* Everything up to a serving sidecar.  On failure the caller removes what
  * was made. */
 static int make_sandbox(struct docker *dk, const struct run_opts *o, bool airgapped,
                         struct sandbox_state *s, struct diag *d)
@@ -640,7 +641,7 @@ static int cmd_docker_reset(int argc, char **argv)
 			puts("Usage: airlock docker reset NAME\n\nRe-create NAME's gateway sidecar "
 			     "from its profile and rule files, at the\nsame address, and wait "
 			     "until "
-			     "it is healthy.  The workload is not touched:\nits DNS server and "
+			     "it serves.  The workload is not touched:\nits DNS server and "
 			     "proxy "
 			     "stay where they were.");
 			return 0;

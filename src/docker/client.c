@@ -14,6 +14,7 @@
 
 struct docker {
 	CURL *curl;
+	int minor;
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char version[16]; /* "1.41" */
 };
@@ -26,6 +27,11 @@ const char *docker_socket_path(const struct docker *dk)
 const char *docker_api_version(const struct docker *dk)
 {
 	return dk->version;
+}
+
+int docker_api_minor(const struct docker *dk)
+{
+	return dk->minor;
 }
 
 void docker_response_done(struct docker_response *r)
@@ -408,6 +414,7 @@ static int negotiate(struct docker *dk, struct diag *d)
 	int use = have < DOCKER_API_MAX ? have : DOCKER_API_MAX;
 	if (lowest > use)
 		use = lowest; /* a daemon that dropped our versions: speak its oldest */
+	dk->minor = use;
 	snprintf(dk->version, sizeof(dk->version), "1.%d", use);
 	return 0;
 }

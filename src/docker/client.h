@@ -50,6 +50,7 @@ DEFINE_POINTER_CLEANUP(struct docker, docker_close)
  * "1.41". */
 const char *docker_socket_path(const struct docker *dk);
 const char *docker_api_version(const struct docker *dk);
+int docker_api_minor(const struct docker *dk); /* 41 for "1.41" */
 
 struct docker_response {
 	long status;

@@ -1,6 +1,7 @@
 /* topology.c - networks and sidecar of a Docker sandbox (see topology.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "docker/image.h"
 #include "docker/topology.h"
+#include "gateway/control.h"
 
 #define POLL_MS  100
 #define LOG_TAIL 4096 /* bytes of the sidecar's output quoted in an error */
@@ -233,7 +235,7 @@ int topology_container_remove(struct docker *dk, const char *name, struct diag *
 }
 
 static struct json_object *sidecar_request(const struct sandbox_state *s, uid_t uid, gid_t gid,
-                                           struct diag *d)
+                                           int api_minor, struct diag *d)
 {
 	char user[32], dns[80], proxy[80], rules[PATH_MAX + 32], run[PATH_MAX + 32];
 	char rules_dir[PATH_MAX], run_dir[PATH_MAX];
@@ -281,10 +283,16 @@ static struct json_object *sidecar_request(const struct sandbox_state *s, uid_t 
 	                                     "/run/airlock/control.sock"};
 	struct json_object *hc = json_object_new_object();
 	json_object_object_add(hc, "Test", strings(health, ARRAY_SIZE(health)));
-	/* Nanoseconds.  Docker runs the first check one interval after the
-	 * start, so the interval is what `run` waits at least. */
-	json_object_object_add(hc, "Interval", json_object_new_int64(2000000000LL));
+	/* Nanoseconds.  Docker's check is for `docker ps`, compose and
+	 * monitoring; `run` does not wait for it (see wait_ready).  Each check
+	 * is an exec in the sidecar, a few percent of a core at 2 s, so it runs
+	 * every 30 s, and every second during the start period where the
+	 * daemon knows StartInterval (API 1.44). */
+	json_object_object_add(hc, "Interval", json_object_new_int64(30000000000LL));
 	json_object_object_add(hc, "Timeout", json_object_new_int64(3000000000LL));
+	json_object_object_add(hc, "StartPeriod", json_object_new_int64(60000000000LL));
+	if (api_minor >= 44)
+		json_object_object_add(hc, "StartInterval", json_object_new_int64(1000000000LL));
 	json_object_object_add(hc, "Retries", json_object_new_int(3));
 
 	static const char *const drop[] = {"ALL"};
@@ -351,10 +359,19 @@ static void log_tail(struct docker *dk, const char *id, char *out, size_t size)
 	docker_response_done(&r);
 }
 
-static int wait_healthy(struct docker *dk, const char *id, const char *sidecar, struct diag *d)
+/* Ready means serving: the container runs and its gateway answers `status`
+ * on the control socket, the very check Docker's healthcheck runs, asked
+ * directly through the bind-mounted run/ directory.  The gateway binds all
+ * its listeners before its event loop answers anything, so an answer means
+ * DNS and proxy are up.  Asking directly costs no exec and takes a tenth of
+ * a second instead of a healthcheck interval. */
+static int wait_ready(struct docker *dk, const struct sandbox_state *s, const char *sidecar,
+                      struct diag *d)
 {
-	char path[DOCKER_PATH_MAX];
-	snprintf(path, sizeof(path), "/containers/%s/json", id);
+	char path[DOCKER_PATH_MAX], sock[PATH_MAX], reply[CONTROL_REPLY_MAX];
+	snprintf(path, sizeof(path), "/containers/%s/json", sidecar);
+	if (state_path(s, "run/control.sock", sock, sizeof(sock)) < 0)
+		return diag_fail(d, -ENAMETOOLONG, "the state directory's path is too long");
 
 	for (int waited = 0; waited <= HEALTH_TIMEOUT_MS; waited += POLL_MS) {
 		_cleanup_json_ struct json_object *o = NULL;
@@ -362,37 +379,32 @@ static int wait_healthy(struct docker *dk, const char *id, const char *sidecar, 
 		if (e < 0)
 			return e;
 		const char *status = docker_json_str(o, "State", "Status", NULL);
-		const char *health = docker_json_str(o, "State", "Health", "Status", NULL);
-		if (health && strcmp(health, "healthy") == 0)
-			return 0;
 		if (status && strcmp(status, "running") != 0 && strcmp(status, "created") != 0) {
 			char tail[LOG_TAIL];
-			log_tail(dk, id, tail, sizeof(tail));
+			log_tail(dk, sidecar, tail, sizeof(tail));
 			return diag_fail(
 			        d, -EIO, "the gateway sidecar %s stopped (%s, exit %lld): %s",
 			        sidecar, status, docker_json_int(o, -1, "State", "ExitCode", NULL),
 			        tail[0] ? tail : "it printed nothing");
 		}
-		if (health && strcmp(health, "unhealthy") == 0) {
-			char tail[LOG_TAIL];
-			log_tail(dk, id, tail, sizeof(tail));
-			return diag_fail(d, -EIO, "the gateway sidecar %s is unhealthy: %s",
-			                 sidecar, tail[0] ? tail : "it printed nothing");
-		}
+		if (status && strcmp(status, "running") == 0 &&
+		    control_ask(sock, "status", reply, sizeof(reply), NULL) == 0)
+			return 0;
 		struct timespec ts = {0, POLL_MS * 1000000L};
 		nanosleep(&ts, NULL);
 	}
 	return diag_fail(d, -ETIMEDOUT,
-	                 "the gateway sidecar %s was not healthy within %d s; see 'docker logs "
-	                 "%s'",
-	                 sidecar, HEALTH_TIMEOUT_MS / 1000, sidecar);
+	                 "the gateway sidecar %s did not answer on %s within %d s; see 'docker "
+	                 "logs %s'",
+	                 sidecar, sock, HEALTH_TIMEOUT_MS / 1000, sidecar);
 }
 
 static int sidecar_create(struct docker *dk, const struct sandbox_state *s, uid_t uid, gid_t gid,
                           const struct topology_names *n, struct diag *d)
 {
 	char path[DOCKER_PATH_MAX];
-	_cleanup_json_ struct json_object *req = sidecar_request(s, uid, gid, d);
+	_cleanup_json_ struct json_object *req =
+	        sidecar_request(s, uid, gid, docker_api_minor(dk), d);
 	_cleanup_json_ struct json_object *created = NULL;
 
 	if (!req)
@@ -419,7 +431,7 @@ static int sidecar_create(struct docker *dk, const struct sandbox_state *s, uid_
 	snprintf(path, sizeof(path), "/containers/%s/start", n->sidecar);
 	if ((e = docker_call(dk, "POST", path, NULL, NULL, d)) < 0)
 		return e;
-	return wait_healthy(dk, n->sidecar, n->sidecar, d);
+	return wait_ready(dk, s, n->sidecar, d);
 }
 
 int topology_sidecar_start(struct docker *dk, const struct sandbox_state *s, uid_t uid, gid_t gid,

@@ -29,7 +29,8 @@
  * run/ read-write; net.ipv4.ip_unprivileged_port_start=0 in its own network
  * namespace (a namespaced sysctl, no capability) so it can bind port 53;
  * restart policy unless-stopped; a healthcheck asking the control socket
- * for status.
+ * for status (every 30 s; every second during the start period where the
+ * daemon speaks API 1.44).
  */
 #ifndef AIRLOCK_DOCKER_TOPOLOGY_H
 #define AIRLOCK_DOCKER_TOPOLOGY_H
@@ -72,8 +73,10 @@ int topology_internal_ensure(struct docker *dk, const char *name, const char *wa
                              struct subnet_plan *ret, struct diag *d);
 
 /* Create and start the sidecar for `s` at s->ip as uid:gid and wait until
- * Docker reports it healthy, at most HEALTH_TIMEOUT_MS.  On any failure the
- * sidecar is removed again: fail closed, nothing half-made serves. */
+ * it serves: running, and its gateway answering `status` on the control
+ * socket (the check its Docker healthcheck runs), at most
+ * HEALTH_TIMEOUT_MS.  On any failure the sidecar is removed again: fail
+ * closed, nothing half-made serves. */
 int topology_sidecar_start(struct docker *dk, const struct sandbox_state *s, uid_t uid, gid_t gid,
                            struct diag *d);
 

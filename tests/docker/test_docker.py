@@ -179,7 +179,11 @@ def sidecar_hardened(env):
     check("no-new-privileges" in (hc.get("SecurityOpt") or []), f"{hc.get('SecurityOpt')}")
     check(hc.get("Privileged") is False, "privileged")
     check(c["Config"]["User"] == "65532:65532", f"user {c['Config']['User']}")
-    check(c["State"]["Health"]["Status"] == "healthy", f"health {c['State']['Health']}")
+    hc_test = c["Config"]["Healthcheck"]["Test"]
+    check(hc_test[:4] == ["CMD", "/usr/bin/airlock", "docker", "healthcheck"], f"{hc_test}")
+    check(c["State"]["Health"]["Status"] in ("starting", "healthy"), f"{c['State']['Health']}")
+    p = env.exec("airlock-gw-web", *hc_test[1:])
+    check(p.returncode == 0, f"the healthcheck fails: {p.stderr}")
     # The kernel's view of the gateway process, not just Docker's config.
     with open(f"/proc/{c['State']['Pid']}/status") as f:
         status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
