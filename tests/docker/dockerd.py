@@ -6,8 +6,9 @@
 
 starts Debian's dockerd in the `gateway` namespace of netsim (nsenter
 --net: the same mount namespace, so /sys/fs/cgroup is the host's, which
-dockerd needs), with its own --data-root, --exec-root, --pidfile and socket
-under a temporary directory.  Its bridges, NAT and iptables rules live in
+dockerd needs), with its own --data-root, --exec-root, --pidfile, socket and
+--config-file under a temporary directory (nothing of /etc/docker is read or
+written).  Its bridges, NAT and iptables rules live in
 that namespace only: docker0 is 198.18.64.1/24 and networks come from
 198.18.128.0/17 (--default-address-pool), inside 198.18.0.0/15 and apart
 from netsim's 198.18.0.0/24 and 198.18.1.0/24; the namespace's routes lead to
@@ -31,6 +32,7 @@ import ctypes
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -125,7 +127,15 @@ class Daemon:
         self.host = "unix://" + self.sock
         ns = f"/run/netns/{self.net.gateway.name}"
         tag = f"airlock-test-{os.getpid()}"
+        # Nothing of the host's: no /etc/docker/daemon.json, and (before
+        # Docker 23, which dropped it) no /etc/docker/key.json.
+        config = {}
+        if self._major(dockerd) < 23:
+            config["deprecated-key-path"] = os.path.join(self.tmp, "key.json")
+        with open(os.path.join(self.tmp, "daemon.json"), "w") as f:
+            json.dump(config, f)
         cmd = ["nsenter", f"--net={ns}", dockerd,
+               "--config-file", os.path.join(self.tmp, "daemon.json"),
                "--data-root", os.path.join(self.tmp, "data"),
                "--exec-root", os.path.join(self.tmp, "exec"),
                "--pidfile", os.path.join(self.tmp, "docker.pid"),
@@ -149,6 +159,13 @@ class Daemon:
                     return
             time.sleep(0.2)
         raise Unavailable(f"dockerd did not answer in {self.start_timeout}s: {self._log_tail()}")
+
+    @staticmethod
+    def _major(dockerd):
+        out = subprocess.run([dockerd, "--version"], capture_output=True, text=True,
+                             timeout=10).stdout
+        m = re.search(r"version (\d+)\.", out)
+        return int(m.group(1)) if m else 0
 
     def _log_tail(self):
         with contextlib.suppress(OSError):
