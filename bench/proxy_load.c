@@ -73,13 +73,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void die(const char *what)
+_Noreturn static void die(const char *what)
 {
 	fprintf(stderr, "proxy_load: %s: %s\n", what, strerror(errno));
 	exit(1);
 }
 
-static void usage(void)
+_Noreturn static void usage(void)
 {
 	fputs("usage: proxy_load origin ADDR:PORT\n"
 	      "       proxy_load rps PROXY URL CONNS SECONDS\n"
