@@ -41,7 +41,8 @@ struct relay {
 	int fd[2];         /* CLIENT, SERVER */
 	uint32_t watch[2]; /* interest registered with the loop; 0: not in the loop */
 	struct dir up, down;
-	struct loop_timer *idle;
+	struct loop_timer *idle; /* the idle end, and the release of quiet buffers before it */
+	uint64_t last_move_ms;   /* loop_now_ms() when a byte last moved */
 	struct relay_config config;
 	relay_done_fn *done;
 	void *ctx;
@@ -55,6 +56,7 @@ void relay_config_default(struct relay_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->idle_ms = 300000;
+	c->release_ms = RELAY_RELEASE_MS;
 	c->up_limit = RELAY_NO_LIMIT;
 }
 
@@ -399,6 +401,41 @@ static void unwatch(struct relay *r)
 	}
 }
 
+/* Whether a direction holds a pipe or a buffer that a quiet spell would
+ * give back. */
+static bool holds(const struct dir *d)
+{
+	return d->pipe_r >= 0 || d->buf;
+}
+
+/* Give back what a quiet direction holds empty: its pipe (two fds and about
+ * 2 KiB of kernel memory) or its buffer.  The next read opens (or
+ * allocates) a new one, at the default size; bytes still held stay. */
+static void release(struct dir *d)
+{
+	if (d->pipe_r >= 0 && d->in_pipe == 0) {
+		close_pipe(d);
+		d->pipe_grown = false;
+	}
+	if (d->buf && d->buf_end == d->buf_start) {
+		free(d->buf);
+		d->buf = NULL;
+		d->buf_cap = 0;
+		d->buf_start = d->buf_end = 0;
+	}
+}
+
+/* Bytes moved: the timer counts from now, to the release of the buffers
+ * when there are any to release, else to the idle end. */
+static void arm(struct relay *r)
+{
+	unsigned ms = r->config.idle_ms;
+	r->last_move_ms = loop_now_ms(r->loop);
+	if (r->config.release_ms && r->config.release_ms < ms && (holds(&r->up) || holds(&r->down)))
+		ms = r->config.release_ms;
+	loop_timer_reset(r->idle, ms);
+}
+
 /* End the relay and tell the owner, as the last thing this relay does. */
 static void finish(struct relay *r, enum relay_end end)
 {
@@ -439,16 +476,24 @@ static void on_event(struct loop *loop, int fd, uint32_t events, void *data)
 		return;
 	}
 	if (moved)
-		loop_timer_reset(r->idle, r->config.idle_ms);
+		arm(r);
 	if (update_watches(r) < 0)
 		finish(r, RELAY_END_ERROR);
 }
 
 static void on_idle(struct loop *loop, struct loop_timer *t, void *data)
 {
-	(void)loop;
-	(void)t;
-	finish(data, RELAY_END_IDLE);
+	struct relay *r = data;
+	uint64_t quiet = loop_now_ms(loop) - r->last_move_ms;
+
+	if (quiet >= r->config.idle_ms) {
+		finish(r, RELAY_END_IDLE);
+		return;
+	}
+	/* Quiet for release_ms: hand back the buffers, wait out the rest. */
+	release(&r->up);
+	release(&r->down);
+	loop_timer_reset(t, r->config.idle_ms - quiet);
 }
 
 static void dir_init(struct dir *d, int from, int to, bool client_to_server, bool copy)
@@ -499,6 +544,7 @@ int relay_new(struct loop *loop, int client_fd, int server_fd, const struct rela
 		relay_free(r);
 		return -ENOMEM;
 	}
+	r->last_move_ms = loop_now_ms(loop);
 	int e = update_watches(r);
 	if (e < 0) {
 		relay_free(r);

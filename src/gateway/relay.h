@@ -11,16 +11,23 @@
  * SPLICE_F_NONBLOCK), so the payload never enters user space.  The pipe is
  * created (pipe2, O_CLOEXEC | O_NONBLOCK) on the direction's first read.  A
  * direction whose splice is refused with EINVAL or ENOSYS, or that cannot get
- * a pipe (EMFILE, ENFILE, ENOMEM), falls back to a RELAY_CHUNK buffer of its
- * own, allocated once; the other direction is unaffected.  Nothing is
- * allocated per byte relayed.
+ * a pipe (EMFILE, ENFILE, ENOMEM), falls back to a RELAY_BUF_SIZE buffer of
+ * its own; the other direction is unaffected.  Nothing is allocated per byte
+ * relayed.
  *
- * Backpressure: a direction reads from its source only when everything read
- * before has been written, so at most RELAY_CHUNK bytes per direction sit in
- * the gateway, and a slow reader slows its sender down through TCP instead of
- * filling our memory.  An fd is in the loop only while the relay waits for
- * something from it, so a peer that hung up cannot make the loop spin while
- * the relay waits on the other side.
+ * Quiet relays give back: when nothing has moved for `release_ms`, each
+ * direction closes its pipe (or frees its buffer) if it holds no bytes, and
+ * opens a new one on its next read.  An idle tunnel then holds its two
+ * sockets and no more (2 fds instead of 6, about 4 KiB less kernel memory:
+ * bench/proxy.sh measures it), and a busy one never pays for it: the pipe is
+ * reopened at most once per quiet spell.
+ *
+ * Backpressure: a direction reads from its source only while its pipe has
+ * room, or its buffer is empty, so at most a pipe (RELAY_PIPE_SIZE) or a
+ * buffer per direction sits in the gateway, and a slow reader slows its
+ * sender down through TCP instead of filling our memory.  An fd is in the loop only while the relay
+ * waits for something from it, so a peer that hung up cannot make the loop spin while the relay
+ * waits on the other side.
  *
  * Half-close: when a source says EOF and everything read from it has been
  * written, the destination is shut for writing (shutdown SHUT_WR), so the
@@ -37,8 +44,16 @@
  * raises it, and unlike send() it takes no MSG_NOSIGNAL.  The copy path uses
  * send(MSG_NOSIGNAL).
  *
- * Fairness: one callback moves at most one chunk in each direction, so a
- * fast connection cannot hold the loop.
+ * Fairness: one callback reads at most RELAY_BURST bytes in each direction,
+ * so a fast connection cannot hold the loop.
+ *
+ * Throughput (docs/benchmarks.md has the measurements): a 1 MiB pipe and a
+ * 1 MiB burst are where a single CONNECT transfer on loopback is fastest.
+ * Smaller pipes (64 or 256 KiB) cost more wakeups per byte; bigger ones
+ * (4 MiB and up, which need CAP_SYS_RESOURCE past fs.pipe-max-size) hold
+ * more bytes in flight than the CPU caches and are slower; a bigger burst
+ * changes nothing measurable, and socket buffer sizes (SO_RCVBUF,
+ * SO_SNDBUF) are best left to the kernel's autotuning.
  */
 #ifndef AIRLOCK_GATEWAY_RELAY_H
 #define AIRLOCK_GATEWAY_RELAY_H
@@ -58,11 +73,16 @@
 #define RELAY_PIPE_SIZE (1024 * 1024)
 /* Bytes one callback reads per direction, at most (fairness). */
 #define RELAY_BURST (1024 * 1024)
+/* A relay quiet this long gives back its empty pipes and buffers. */
+#define RELAY_RELEASE_MS 1000
 
 #define RELAY_NO_LIMIT UINT64_MAX
 
 struct relay_config {
 	unsigned idle_ms; /* end after this long without a byte moved; default 300000 */
+	/* Give back empty pipes and buffers after this long without a byte
+	 * moved; default RELAY_RELEASE_MS; 0: keep them until the end. */
+	unsigned release_ms;
 	/* Bytes read from the client after the preamble, at most.  At the
 	 * limit the client is no longer read (what it sends more stays in its
 	 * socket, never forwarded) and the up direction is done, without

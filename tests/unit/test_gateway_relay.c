@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,6 +47,7 @@ static void tcp_pair(int *a, int *b)
 struct fixture {
 	struct loop *loop;
 	int client_app, server_app; /* the ends the test plays */
+	int client_relay;           /* the relay's end of the client connection (its fd) */
 	struct relay *relay;
 	bool done;
 	struct relay_result res;
@@ -66,6 +69,7 @@ static void start(struct fixture *f, const struct relay_config *c, const char *p
 	assert_non_null(f->loop);
 	tcp_pair(&f->client_app, &client_relay);
 	tcp_pair(&server_relay, &f->server_app);
+	f->client_relay = client_relay;
 	assert_int_equal(relay_new(f->loop, client_relay, server_relay, c, preamble,
 	                           preamble ? strlen(preamble) : 0, on_done, f, &f->relay),
 	                 0);
@@ -273,6 +277,151 @@ static void test_reset_is_an_error(void **state)
 	stop(&f);
 }
 
+/* The pipes open in this process ("pipe:" links in /proc/self/fd). */
+static int count_pipes(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	int pipes = 0;
+	assert_non_null(dir);
+	for (struct dirent *e; (e = readdir(dir));) {
+		char path[300], target[64] = "";
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		if (readlink(path, target, sizeof(target) - 1) > 0 &&
+		    strncmp(target, "pipe:", 5) == 0)
+			pipes++;
+	}
+	closedir(dir);
+	return pipes;
+}
+
+/* Run the loop for about `ms` without touching the sockets. */
+static void run_for(struct fixture *f, int ms)
+{
+	for (int i = 0; i < ms / 5; i++)
+		loop_run_once(f->loop, 5);
+}
+
+/* A relay quiet for release_ms closes its (empty) pipes, goes on relaying
+ * with new ones when bytes come again, and only idle_ms ends it. */
+static void test_quiet_relay_releases_pipes(void **state)
+{
+	struct fixture f;
+	struct relay_config c;
+	char buf[8];
+	(void)state;
+
+	int before = count_pipes();
+	relay_config_default(&c);
+	c.release_ms = 20;
+	start(&f, &c, NULL);
+	assert_int_equal(send(f.client_app, "ab", 2, 0), 2);
+	assert_int_equal(send(f.server_app, "cd", 2, 0), 2);
+	assert_int_equal(pump_read(&f, f.server_app, buf, 2), 2);
+	assert_int_equal(pump_read(&f, f.client_app, buf, 2), 2);
+	assert_int_equal(count_pipes() - before, 4); /* two ends, each way */
+
+	run_for(&f, 100);
+	assert_int_equal(count_pipes() - before, 0);
+	assert_false(f.done);
+
+	assert_int_equal(send(f.client_app, "ef", 2, 0), 2);
+	assert_int_equal(pump_read(&f, f.server_app, buf, 2), 2);
+	assert_memory_equal(buf, "ef", 2);
+	assert_int_equal(count_pipes() - before, 2); /* up only */
+	assert_int_equal(send(f.server_app, "gh", 2, 0), 2);
+	assert_int_equal(pump_read(&f, f.client_app, buf, 2), 2);
+	assert_memory_equal(buf, "gh", 2);
+	uint64_t up, down;
+	relay_counts(f.relay, &up, &down);
+	assert_int_equal(up, 4);
+	assert_int_equal(down, 4);
+	assert_false(f.done);
+	stop(&f);
+}
+
+/* release_ms 0 keeps the pipes for the relay's life. */
+static void test_release_zero_keeps_pipes(void **state)
+{
+	struct fixture f;
+	struct relay_config c;
+	char buf[8];
+	(void)state;
+
+	int before = count_pipes();
+	relay_config_default(&c);
+	c.release_ms = 0;
+	start(&f, &c, NULL);
+	assert_int_equal(send(f.client_app, "ab", 2, 0), 2);
+	assert_int_equal(pump_read(&f, f.server_app, buf, 2), 2);
+	run_for(&f, 60);
+	assert_int_equal(count_pipes() - before, 2);
+	stop(&f);
+}
+
+/* Quiet because the server stopped reading: the bytes the relay holds stay
+ * held through the quiet spell, and arrive whole and in order once the server
+ * reads again. */
+static void quiet_with_bytes_held(bool no_splice)
+{
+	enum { TOTAL = 256 * 1024 * 1024 };
+	struct fixture f;
+	struct relay_config c;
+	static uint8_t out[64 * 1024], in[256 * 1024];
+	size_t sent = 0, got = 0;
+
+	relay_config_default(&c);
+	c.no_splice = no_splice;
+	c.release_ms = 20;
+	start(&f, &c, NULL);
+	/* Fill every buffer on the way: the server's socket, the relay, the
+	 * client's socket, until the client cannot send 50 times in a row. */
+	for (int i = 0, refused = 0; i < 100000 && sent < TOTAL && refused < 50; i++) {
+		for (size_t k = 0; k < sizeof(out); k++)
+			out[k] = (uint8_t)((sent + k) * 13 + 1);
+		ssize_t n = send(f.client_app, out, sizeof(out), MSG_DONTWAIT);
+		if (n > 0)
+			sent += (size_t)n;
+		refused = n > 0 ? 0 : refused + 1;
+		loop_run_once(f.loop, 0);
+	}
+	assert_true(sent < TOTAL); /* backpressure reached the client */
+	/* What the relay holds: sent, less what is still in the client's
+	 * socket or the relay's, less what it wrote to the server. */
+	int unsent = 0, queued = 0;
+	uint64_t up, down;
+	assert_int_equal(ioctl(f.client_app, SIOCOUTQNSD, &unsent), 0);
+	assert_int_equal(ioctl(f.client_relay, SIOCINQ, &queued), 0);
+	relay_counts(f.relay, &up, &down);
+	assert_true(sent - (size_t)unsent - (size_t)queued - up > 0);
+	run_for(&f, 100); /* quiet: the release timer fires */
+	assert_false(f.done);
+	shutdown(f.client_app, SHUT_WR);
+	for (int i = 0; i < 200000 && got < sent; i++) {
+		loop_run_once(f.loop, 1);
+		ssize_t n = recv(f.server_app, in, sizeof(in), MSG_DONTWAIT);
+		for (ssize_t k = 0; k < n; k++)
+			if (in[k] != (uint8_t)((got + (size_t)k) * 13 + 1))
+				fail_msg("byte %zu differs", got + (size_t)k);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	assert_int_equal(got, sent);
+	assert_int_equal(pump_read(&f, f.server_app, (char *)in, 1), 0); /* EOF passed on */
+	stop(&f);
+}
+
+static void test_quiet_with_bytes_held_splice(void **state)
+{
+	(void)state;
+	quiet_with_bytes_held(false);
+}
+
+static void test_quiet_with_bytes_held_copy(void **state)
+{
+	(void)state;
+	quiet_with_bytes_held(true);
+}
+
 /* Every descriptor the relay made (its pipes) is close-on-exec. */
 static void test_descriptors_cloexec(void **state)
 {
@@ -322,6 +471,10 @@ int main(void)
 	        cmocka_unit_test(test_idle_timeout),
 	        cmocka_unit_test(test_reset_is_an_error),
 	        cmocka_unit_test(test_descriptors_cloexec),
+	        cmocka_unit_test(test_quiet_relay_releases_pipes),
+	        cmocka_unit_test(test_release_zero_keeps_pipes),
+	        cmocka_unit_test(test_quiet_with_bytes_held_splice),
+	        cmocka_unit_test(test_quiet_with_bytes_held_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
