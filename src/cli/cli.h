@@ -26,6 +26,15 @@ int cmd_profiles(int argc, char **argv);
 int cmd_gateway(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_docker(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+/* allow, block, unallow, reset --name NAME: argv[0] says which. */
+int cmd_rule(int argc, char **argv);
+
+/* Exit status of `airlock run` for its own failures (as container
+ * runtimes: 126 and 127 are the shell's, for a command that cannot run). */
+#define EXIT_RUN_FAILED 125
 
 /* "airlock CMD: message\n" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
@@ -39,6 +48,9 @@ enum policy_item_type {
 	POLICY_ITEM_RULE,
 	POLICY_ITEM_FILE,
 	POLICY_ITEM_CLAUDE,
+	/* A sandbox's own rule file: each rule replaces identical ones loaded
+	 * before it (rulelist_load_file_replacing). */
+	POLICY_ITEM_SANDBOX_FILE,
 };
 
 struct policy_item {
@@ -104,6 +116,11 @@ void policy_args_done(struct policy_args *a);
  * 0 when the option is not a policy option, -1 after printing an error. */
 int policy_args_option(struct policy_args *a, const char *cmd, int opt, const char *arg);
 
+/* Add an item after the command line's (a sandbox's rule files).  `arg`
+ * must outlive `a`.  0 or -1 after printing an error. */
+int policy_args_add(struct policy_args *a, const char *cmd, enum policy_item_type type,
+                    enum action action, const char *arg);
+
 /* Load the profile, then Claude settings, rule files and command-line rules in
  * that order, apply --default and compile.  Prints errors; returns 0 or -1. */
 int policy_args_build(const struct policy_args *a, const char *cmd, struct profile *ret_profile,
@@ -119,5 +136,29 @@ int policy_args_load(const struct policy_args *a, struct policy_builder *b,
  * in `d` (a gateway reloading on SIGHUP logs it and keeps its policy). */
 int policy_args_compile(const struct policy_args *a, struct profile *ret_profile,
                         struct policy **ret, struct diag *d);
+
+/* ---- named sandboxes (sandboxes.c) ---- */
+
+enum rule_op {
+	RULE_OP_ALLOW,
+	RULE_OP_BLOCK,
+	RULE_OP_UNALLOW,
+	RULE_OP_RESET,
+};
+
+/* A rule in its canonical text (so that unallow finds what allow wrote);
+ * prints an error and returns -1 for a malformed one. */
+int cli_canonical_rule(const char *cmd, const char *text, char *out, size_t size);
+
+/* Change sandbox `s`'s rule files and have its gateway reload them.
+ * Returns the exit status. */
+struct sandbox_state;
+int cli_sandbox_rules(const char *cmd, const struct sandbox_state *s, enum rule_op op,
+                      char *const *rules, size_t n);
+
+/* The nameservers of /etc/resolv.conf as upstreams; prints an error saying
+ * to give --upstream when there is none.  0 or -1. */
+struct upstream_config;
+int cli_default_upstreams(const char *cmd, struct upstream_config *c);
 
 #endif

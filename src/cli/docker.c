@@ -21,10 +21,10 @@
 #include "cli/cli.h"
 #include "docker/client.h"
 #include "docker/image.h"
-#include "docker/state.h"
 #include "docker/topology.h"
 #include "gateway/control.h"
 #include "net/addr.h"
+#include "state/state.h"
 #include "util/file.h"
 
 #define EXIT_FAILED 125 /* as `docker run`: the sandbox could not be made */
@@ -150,29 +150,13 @@ static bool on_path(const char *prog)
 	return false;
 }
 
-/* A rule in its canonical text, so that unallow finds what allow wrote. */
-static int canonical_rule(const char *cmd, const char *text, char *out, size_t size)
-{
-	struct rule r;
-	struct diag d = {""};
-	if (rule_parse(text, strlen(text), &r, &d) < 0) {
-		cli_error(cmd, "%s", d.msg);
-		return -1;
-	}
-	if (rule_format(&r, out, size) < 0) {
-		cli_error(cmd, "rule too long");
-		return -1;
-	}
-	return 0;
-}
-
 /* Remove everything of sandbox `name`: Docker objects, then files. */
 static int remove_sandbox(struct docker *dk, const char *name, struct diag *d)
 {
 	int e = topology_remove(dk, name, d);
 	if (e < 0)
 		return e;
-	return state_remove(name, d);
+	return state_remove(SANDBOX_KIND_DOCKER, name, d);
 }
 
 /* ---- run ---- */
@@ -515,7 +499,7 @@ static int make_sandbox(struct docker *dk, const struct run_opts *o, bool airgap
 	int e;
 
 	sidecar_user(&uid, &gid);
-	if ((e = state_create(o->name, uid, gid, s, d)) < 0)
+	if ((e = state_create(SANDBOX_KIND_DOCKER, o->name, uid, gid, s, d)) < 0)
 		return e;
 	s->airgapped = airgapped;
 	snprintf(s->image, sizeof(s->image), "%s", o->image);
@@ -649,7 +633,7 @@ static int cmd_docker_reset(int argc, char **argv)
 		cli_error("docker reset", "usage: airlock docker reset NAME");
 		return EXIT_USAGE;
 	}
-	if (state_load(argv[1], &s, &d) < 0) {
+	if (state_load(SANDBOX_KIND_DOCKER, argv[1], &s, &d) < 0) {
 		cli_error("docker reset", "%s", d.msg);
 		return 1;
 	}
@@ -689,56 +673,22 @@ static int cmd_docker_reset(int argc, char **argv)
 
 /* ---- allow, block, unallow ---- */
 
-static int cmd_docker_rule(int argc, char **argv, enum action action, bool remove)
+static int cmd_docker_rule(int argc, char **argv, enum rule_op op)
 {
 	char cmd[32];
 	struct sandbox_state s;
 	struct diag d = {""};
-	bool changed = false;
 
 	snprintf(cmd, sizeof(cmd), "docker %s", argv[0]);
 	if (argc < 3) {
 		cli_error(cmd, "usage: airlock %s NAME RULE...", cmd);
 		return EXIT_USAGE;
 	}
-	if (state_load(argv[1], &s, &d) < 0) {
+	if (state_load(SANDBOX_KIND_DOCKER, argv[1], &s, &d) < 0) {
 		cli_error(cmd, "%s", d.msg);
 		return 1;
 	}
-	if (s.airgapped && action == ACTION_ALLOW && !remove) {
-		cli_error(cmd, "%s is airgapped (network none): nothing can be allowed", s.name);
-		return 1;
-	}
-	for (int i = 2; i < argc; i++) {
-		char canon[RULE_TEXT_SIZE];
-		bool c = false;
-		if (canonical_rule(cmd, argv[i], canon, sizeof(canon)) < 0)
-			return EXIT_USAGE;
-		if (state_rule_set(&s, action, remove, canon, &c, &d) < 0) {
-			cli_error(cmd, "%s", d.msg);
-			return 1;
-		}
-		changed |= c;
-	}
-	if (!changed || s.airgapped)
-		return 0;
-	/* The gateway re-reads the rule files on reload: the files stay the one
-	 * truth, also for the next start. */
-	char sock[PATH_MAX], reply[CONTROL_REPLY_MAX];
-	state_path(&s, "run/control.sock", sock, sizeof(sock));
-	int e = control_ask(sock, "reload", reply, sizeof(reply), &d);
-	if (e == -EREMOTEIO) {
-		cli_error(cmd, "saved, but the gateway refused the new rules: %s", reply);
-		return 1;
-	}
-	if (e < 0) {
-		fprintf(stderr,
-		        "airlock %s: saved; %s's gateway is not answering (%s), so the rules apply "
-		        "when it starts ('airlock docker reset %s')\n",
-		        cmd, s.name, d.msg, s.name);
-		return 0;
-	}
-	return 0;
+	return cli_sandbox_rules(cmd, &s, op, argv + 2, (size_t)(argc - 2));
 }
 
 /* ---- rm, gc, ls ---- */
@@ -764,7 +714,7 @@ static int cmd_docker_rm(int argc, char **argv)
 			continue;
 		}
 		topology_names(argv[i], &n);
-		bool known = state_load(argv[i], &s, NULL) == 0 ||
+		bool known = state_load(SANDBOX_KIND_DOCKER, argv[i], &s, NULL) == 0 ||
 		             topology_container_exists(dk, n.sidecar, NULL, NULL) > 0;
 		if (!known) {
 			cli_error("docker rm", "no sandbox named %s", argv[i]);
@@ -813,11 +763,11 @@ static long long gc_age(const struct topology_inventory *inv, const char *name, 
 	struct sandbox_state s;
 	char path[PATH_MAX];
 	struct stat st;
-	if (state_load(name, &s, NULL) == 0 &&
+	if (state_load(SANDBOX_KIND_DOCKER, name, &s, NULL) == 0 &&
 	    state_path(&s, "sandbox.conf", path, sizeof(path)) == 0 && stat(path, &st) == 0 &&
 	    st.st_mtime > newest)
 		newest = st.st_mtime;
-	else if (state_root(path, sizeof(path), NULL) == 0) {
+	else if (state_root(SANDBOX_KIND_DOCKER, path, sizeof(path), NULL) == 0) {
 		char dir[PATH_MAX + SANDBOX_NAME_MAX + 2];
 		snprintf(dir, sizeof(dir), "%s/%s", path, name);
 		if (stat(dir, &st) == 0 && st.st_mtime > newest)
@@ -856,7 +806,7 @@ static int cmd_docker_gc(int argc, char **argv)
 	for (size_t i = 0; i < inv.n; i++)
 		if (gc_add_name(&seen, inv.items[i].sandbox) < 0)
 			status = 1;
-	if (state_each(gc_collect_state, &seen, &d) < 0) {
+	if (state_each(SANDBOX_KIND_DOCKER, gc_collect_state, &seen, &d) < 0) {
 		cli_error("docker gc", "%s", d.msg);
 		status = 1;
 	}
@@ -898,7 +848,7 @@ static int ls_one(const char *name, void *ctx)
 	struct json_object *o = NULL;
 	char path[DOCKER_PATH_MAX];
 
-	if (state_load(name, &s, NULL) < 0)
+	if (state_load(SANDBOX_KIND_DOCKER, name, &s, NULL) < 0)
 		return 0;
 	topology_names(name, &n);
 	int w = topology_container_exists(dk, name, &running, NULL);
@@ -928,7 +878,7 @@ static int cmd_docker_ls(int argc, char **argv)
 	if (open_docker("docker ls", &dk) < 0)
 		return 1;
 	printf("%-24s %-10s %-10s %-16s %s\n", "NAME", "WORKLOAD", "GATEWAY", "ADDRESS", "PROFILE");
-	if (state_each(ls_one, dk, &d) < 0) {
+	if (state_each(SANDBOX_KIND_DOCKER, ls_one, dk, &d) < 0) {
 		cli_error("docker ls", "%s", d.msg);
 		return 1;
 	}
@@ -991,11 +941,11 @@ int cmd_docker(int argc, char **argv)
 	if (strcmp(sub, "reset") == 0)
 		return cmd_docker_reset(argc, argv);
 	if (strcmp(sub, "allow") == 0)
-		return cmd_docker_rule(argc, argv, ACTION_ALLOW, false);
+		return cmd_docker_rule(argc, argv, RULE_OP_ALLOW);
 	if (strcmp(sub, "block") == 0)
-		return cmd_docker_rule(argc, argv, ACTION_BLOCK, false);
+		return cmd_docker_rule(argc, argv, RULE_OP_BLOCK);
 	if (strcmp(sub, "unallow") == 0)
-		return cmd_docker_rule(argc, argv, ACTION_ALLOW, true);
+		return cmd_docker_rule(argc, argv, RULE_OP_UNALLOW);
 	if (strcmp(sub, "rm") == 0)
 		return cmd_docker_rm(argc, argv);
 	if (strcmp(sub, "gc") == 0)

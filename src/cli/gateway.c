@@ -8,7 +8,6 @@
 
 #include "cli/cli.h"
 #include "gateway/gateway.h"
-#include "util/file.h"
 
 static const char gateway_help[] =
         "Usage: airlock gateway [OPTIONS]\n"
@@ -127,8 +126,9 @@ struct run {
 	struct loop *loop;
 };
 
-static void on_stop(struct loop *loop, int signo, void *data)
+static void on_stop(struct loop *loop, int signo, int code, void *data)
 {
+	(void)code;
 	(void)data;
 	fprintf(stderr, "airlock gateway: %s, stopping\n", strsignal(signo));
 	loop_stop(loop);
@@ -142,9 +142,10 @@ static int load_policy(void *ctx, struct policy_builder *b, struct diag *d)
 	return policy_args_load(&run->args, b, &prof, d);
 }
 
-static void on_reload(struct loop *loop, int signo, void *data)
+static void on_reload(struct loop *loop, int signo, int code, void *data)
 {
 	struct run *run = data;
+	(void)code;
 	struct diag d = {""};
 	(void)loop;
 	(void)signo;
@@ -177,21 +178,6 @@ static int parse_uint_opt(const char *opt, const char *arg, unsigned max, unsign
 		return -1;
 	}
 	*ret = (unsigned)v;
-	return 0;
-}
-
-static int default_upstreams(struct upstream_config *c)
-{
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-	struct diag d;
-
-	if (file_read_all("/etc/resolv.conf", 64 * 1024, &text, &len, &d) < 0 ||
-	    upstream_config_from_resolv_conf(c, text) < 0) {
-		cli_error("gateway", "no upstream resolver: /etc/resolv.conf has no usable "
-		                     "nameserver; give one with --upstream ADDR");
-		return -1;
-	}
 	return 0;
 }
 
@@ -359,7 +345,7 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 		          "and/or --listen-transparent ADDR");
 		return -1;
 	}
-	if (up->n_servers == 0 && default_upstreams(up) < 0)
+	if (up->n_servers == 0 && cli_default_upstreams("gateway", up) < 0)
 		return -1;
 	for (size_t i = 0; i < up->n_servers; i++)
 		for (size_t j = 0; j < c->n_dns_listen; j++)

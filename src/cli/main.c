@@ -12,9 +12,16 @@ struct command {
 };
 
 static const struct command commands[] = {
+        {"run", cmd_run, "run a command in a sandbox with the policy's network"},
+        {"ps", cmd_ps, "list the running sandboxes"},
+        {"allow", cmd_rule, "allow a rule in a named sandbox, now and at every start"},
+        {"block", cmd_rule, "block a rule in a named sandbox, now and at every start"},
+        {"unallow", cmd_rule, "take a rule out of a named sandbox's rules"},
+        {"reset", cmd_rule, "empty a named sandbox's rules"},
+        {"rm", cmd_rm, "forget a stopped `airlock run` sandbox and its rules"},
         {"check", cmd_check, "say whether names or addresses are allowed, and by which rule"},
         {"profiles", cmd_profiles, "list profiles, or show one's effective rules"},
-        {"gateway", cmd_gateway, "run the filtering DNS gateway in the foreground"},
+        {"gateway", cmd_gateway, "run the gateway (DNS, proxy, transparent) in the foreground"},
         {"logs", cmd_logs, "show an audit log for people, with a summary"},
         {"docker", cmd_docker, "run containers behind a gateway sidecar (Docker)"},
 };

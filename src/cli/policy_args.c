@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "dns/upstream.h"
 #include "policy/claude.h"
 #include "policy/rulelist.h"
+#include "util/file.h"
 
 void cli_error(const char *cmd, const char *fmt, ...)
 {
@@ -53,6 +55,12 @@ static int push(struct policy_args *a, const char *cmd, enum policy_item_type ty
 	a->items = items;
 	a->items[a->n_items++] = (struct policy_item){type, action, arg};
 	return 1;
+}
+
+int policy_args_add(struct policy_args *a, const char *cmd, enum policy_item_type type,
+                    enum action action, const char *arg)
+{
+	return push(a, cmd, type, action, arg) < 0 ? -1 : 0;
 }
 
 int policy_args_option(struct policy_args *a, const char *cmd, int opt, const char *arg)
@@ -106,6 +114,8 @@ static int add_item(struct policy_builder *b, const struct policy_item *it, uint
 		return ret;
 	case POLICY_ITEM_FILE:
 		return rulelist_load_file(b, it->action, it->arg, NULL, d);
+	case POLICY_ITEM_SANDBOX_FILE:
+		return rulelist_load_file_replacing(b, it->action, it->arg, NULL, d);
 	case POLICY_ITEM_CLAUDE: {
 		/* Relative to the workspace, which for the CLI is where it runs. */
 		char path[4096];
@@ -179,4 +189,19 @@ int policy_args_compile(const struct policy_args *a, struct profile *ret_profile
 	if (r < 0)
 		return r;
 	return policy_compile(TAKE_PTR(b), ret, d);
+}
+
+int cli_default_upstreams(const char *cmd, struct upstream_config *c)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	struct diag d;
+
+	if (file_read_all("/etc/resolv.conf", 64 * 1024, &text, &len, &d) < 0 ||
+	    upstream_config_from_resolv_conf(c, text) < 0) {
+		cli_error(cmd, "no upstream resolver: /etc/resolv.conf has no usable "
+		               "nameserver; give one with --upstream ADDR");
+		return -1;
+	}
+	return 0;
 }

@@ -40,7 +40,7 @@
 #include <sys/types.h>
 
 #include "docker/client.h"
-#include "docker/state.h"
+#include "state/state.h"
 
 #define EGRESS_NETWORK     "airlock-egress"
 #define LABEL_SANDBOX      "io.airlock.sandbox"

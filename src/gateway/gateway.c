@@ -53,6 +53,12 @@ static void emit(void *ctx, const struct audit_record *r)
 	(void)log_writer_append(g->log, r);
 }
 
+void gateway_log(struct gateway *g, struct audit_record *r)
+{
+	snprintf(r->sandbox, sizeof(r->sandbox), "%s", g->config.sandbox);
+	emit(g, r);
+}
+
 void gateway_note(struct gateway *g, const char *fmt, ...)
 {
 	struct audit_record r;

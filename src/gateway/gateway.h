@@ -105,6 +105,10 @@ void gateway_set_policy(struct gateway *g, struct policy *p, const char *why);
  * same name).  On failure the current policy stays; `d` says why. */
 int gateway_reload(struct gateway *g, const char *why, struct diag *d);
 
+/* Write a record made elsewhere (a packet the sandbox's firewall dropped)
+ * to the audit log, with this gateway's sandbox name. */
+void gateway_log(struct gateway *g, struct audit_record *r);
+
 /* Log a note (a reload that failed, a listener error...). */
 void gateway_note(struct gateway *g, const char *fmt, ...) _printf_(2, 3);
 

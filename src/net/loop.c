@@ -423,7 +423,8 @@ static void on_signalfd(struct loop *loop, int fd, uint32_t events, void *data)
 	for (size_t i = 0; i < (size_t)n / sizeof(si[0]); i++) {
 		uint32_t signo = si[i].ssi_signo;
 		if (signo < _NSIG && loop->signals[signo].cb)
-			loop->signals[signo].cb(loop, (int)signo, loop->signals[signo].data);
+			loop->signals[signo].cb(loop, (int)signo, si[i].ssi_code,
+			                        loop->signals[signo].data);
 	}
 }
 

@@ -52,7 +52,10 @@ struct loop_timer;
 typedef void loop_fd_cb(struct loop *loop, int fd, uint32_t events, void *data);
 typedef void loop_timer_cb(struct loop *loop, struct loop_timer *timer, void *data);
 typedef void loop_defer_cb(struct loop *loop, void *data);
-typedef void loop_signal_cb(struct loop *loop, int signo, void *data);
+/* `code` is how the signal was sent (siginfo's si_code): SI_USER or SI_QUEUE
+ * (<= 0) from kill() and friends, SI_KERNEL from the kernel (a terminal's ^C
+ * reaches the whole foreground process group that way). */
+typedef void loop_signal_cb(struct loop *loop, int signo, int code, void *data);
 
 /* NULL with errno set on failure (ENOMEM, or epoll_create1's error). */
 struct loop *loop_new(void);

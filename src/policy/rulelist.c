@@ -11,8 +11,8 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\r';
 }
 
-int rulelist_load_text(struct policy_builder *b, enum action action, const char *text, size_t len,
-                       const char *source, size_t *ret_count, struct diag *d)
+static int load_text(struct policy_builder *b, enum action action, const char *text, size_t len,
+                     const char *source, bool replace, size_t *ret_count, struct diag *d)
 {
 	size_t count = 0;
 	uint32_t origin, line = 0;
@@ -37,6 +37,8 @@ int rulelist_load_text(struct policy_builder *b, enum action action, const char 
 			continue;
 		struct rule rule;
 		r = rule_parse(start, n, &rule, d);
+		if (r == 0 && replace)
+			(void)policy_builder_remove(b, &rule); /* -ENOENT: nothing to replace */
 		if (r == 0)
 			r = policy_builder_add(b, action, &rule, origin, line);
 		if (r == -E2BIG)
@@ -55,13 +57,31 @@ int rulelist_load_text(struct policy_builder *b, enum action action, const char 
 	return 0;
 }
 
-int rulelist_load_file(struct policy_builder *b, enum action action, const char *path,
-                       size_t *ret_count, struct diag *d)
+int rulelist_load_text(struct policy_builder *b, enum action action, const char *text, size_t len,
+                       const char *source, size_t *ret_count, struct diag *d)
+{
+	return load_text(b, action, text, len, source, false, ret_count, d);
+}
+
+static int load_file(struct policy_builder *b, enum action action, const char *path, bool replace,
+                     size_t *ret_count, struct diag *d)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 	int r = file_read_all(path, RULELIST_MAX_BYTES, &text, &len, d);
 	if (r < 0)
 		return r;
-	return rulelist_load_text(b, action, text, len, path, ret_count, d);
+	return load_text(b, action, text, len, path, replace, ret_count, d);
+}
+
+int rulelist_load_file(struct policy_builder *b, enum action action, const char *path,
+                       size_t *ret_count, struct diag *d)
+{
+	return load_file(b, action, path, false, ret_count, d);
+}
+
+int rulelist_load_file_replacing(struct policy_builder *b, enum action action, const char *path,
+                                 size_t *ret_count, struct diag *d)
+{
+	return load_file(b, action, path, true, ret_count, d);
 }

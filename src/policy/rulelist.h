@@ -21,4 +21,12 @@ int rulelist_load_text(struct policy_builder *b, enum action action, const char 
 int rulelist_load_file(struct policy_builder *b, enum action action, const char *path,
                        size_t *ret_count, struct diag *d);
 
+/* The same, but each rule first removes every identical rule already in the
+ * builder, whatever its action: a sandbox's own `allow x` (its
+ * allowed-domains file) lifts its profile's `block x` instead of tying with
+ * it (a tie goes to block).  Costs a scan of the builder per rule: meant for
+ * the short files `airlock allow --name` writes. */
+int rulelist_load_file_replacing(struct policy_builder *b, enum action action, const char *path,
+                                 size_t *ret_count, struct diag *d);
+
 #endif

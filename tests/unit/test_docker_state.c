@@ -12,8 +12,8 @@
 
 #include <cmocka.h> /* after setjmp.h, stdarg.h and stddef.h */
 
-#include "docker/state.h"
 #include "docker/topology.h"
+#include "state/state.h"
 #include "util/file.h"
 
 static char root[256];
@@ -76,8 +76,9 @@ static void test_create_save_load_rules_remove(void **state)
 	bool changed;
 	(void)state;
 
-	assert_int_equal(state_create("web", getuid(), getgid(), &s, &d), 0);
-	assert_int_equal(state_create("web", getuid(), getgid(), &t, &d), -EEXIST);
+	assert_int_equal(state_create(SANDBOX_KIND_DOCKER, "web", getuid(), getgid(), &s, &d), 0);
+	assert_int_equal(state_create(SANDBOX_KIND_DOCKER, "web", getuid(), getgid(), &t, &d),
+	                 -EEXIST);
 	assert_non_null(strstr(d.msg, "airlock docker rm web"));
 	snprintf(s.profile, sizeof(s.profile), "strict");
 	snprintf(s.ip, sizeof(s.ip), "198.18.129.2");
@@ -85,13 +86,13 @@ static void test_create_save_load_rules_remove(void **state)
 	snprintf(s.image, sizeof(s.image), "airlock-gateway:1");
 	snprintf(s.upstream[s.n_upstream++], sizeof(s.upstream[0]), "198.18.0.10");
 	assert_int_equal(state_save(&s, &d), 0);
-	assert_int_equal(state_load("web", &t, &d), 0);
+	assert_int_equal(state_load(SANDBOX_KIND_DOCKER, "web", &t, &d), 0);
 	assert_string_equal(t.profile, "strict");
 	assert_string_equal(t.ip, "198.18.129.2");
 	assert_string_equal(t.subnet, "198.18.129.0/24");
 	assert_int_equal(t.n_upstream, 1);
 	assert_false(t.airgapped);
-	assert_int_equal(state_load("nope", &t, &d), -ENOENT);
+	assert_int_equal(state_load(SANDBOX_KIND_DOCKER, "nope", &t, &d), -ENOENT);
 
 	/* allow puts a rule in one file and out of the other; block the
 	 * reverse; unallow takes it out of both. */
@@ -123,7 +124,7 @@ static void test_create_save_load_rules_remove(void **state)
 	FILE *f = fopen(path, "we");
 	assert_non_null(f);
 	fclose(f);
-	assert_int_equal(state_remove("web", &d), 0);
+	assert_int_equal(state_remove(SANDBOX_KIND_DOCKER, "web", &d), 0);
 	snprintf(path, sizeof(path), "%s/docker/web", root);
 	assert_int_equal(stat(path, &st), -1);
 }

@@ -778,10 +778,13 @@ static void test_stop_ends_run(void **state)
 
 /* ---- signals ---- */
 
-static void on_signal(struct loop *loop, int signo, void *data)
+static int last_code = 1; /* never a code a signal sent by a process has */
+
+static void on_signal(struct loop *loop, int signo, int code, void *data)
 {
 	(void)loop;
 	*(int *)data = signo;
+	last_code = code;
 }
 
 static bool blocked(int signo)
@@ -808,6 +811,7 @@ static void test_signal_through_signalfd(void **state)
 	assert_int_equal(raise(SIGUSR1), 0);
 	assert_int_equal(loop_run_once(loop, 1000), 0);
 	assert_int_equal(got, SIGUSR1);
+	assert_int_equal(last_code, SI_TKILL); /* raise() is tgkill(): sent by a process */
 
 	/* A second signal on the same fd, and one left pending at free. */
 	assert_int_equal(loop_add_signal(loop, SIGUSR2, on_signal, &got), 0);

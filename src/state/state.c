@@ -1,4 +1,4 @@
-/* state.c - a Docker sandbox's directory (see state.h). */
+/* state.c - a sandbox's directory (see state.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "docker/state.h"
+#include "state/state.h"
 #include "util/file.h"
 
 #define CONF_MAX (64 * 1024)
@@ -40,19 +40,24 @@ int sandbox_name_check(const char *name, struct diag *d)
 	return 0;
 }
 
-int state_root(char *out, size_t size, struct diag *d)
+const char *sandbox_kind_name(enum sandbox_kind kind)
 {
-	const char *env = getenv("AIRLOCK_STATE_DIR");
+	return kind == SANDBOX_KIND_DOCKER ? "docker" : "run";
+}
+
+int state_root(enum sandbox_kind kind, char *out, size_t size, struct diag *d)
+{
+	const char *env = getenv("AIRLOCK_STATE_DIR"), *k = sandbox_kind_name(kind);
 	int n;
 
 	if (env && *env)
-		n = snprintf(out, size, "%s/docker", env);
+		n = snprintf(out, size, "%s/%s", env, k);
 	else if (geteuid() == 0)
-		n = snprintf(out, size, "/var/lib/airlock/docker");
+		n = snprintf(out, size, "/var/lib/airlock/%s", k);
 	else if ((env = getenv("XDG_STATE_HOME")) && *env)
-		n = snprintf(out, size, "%s/airlock/docker", env);
+		n = snprintf(out, size, "%s/airlock/%s", env, k);
 	else if ((env = getenv("HOME")) && *env)
-		n = snprintf(out, size, "%s/.local/state/airlock/docker", env);
+		n = snprintf(out, size, "%s/.local/state/airlock/%s", env, k);
 	else
 		return diag_fail(
 		        d, -ENOENT,
@@ -89,15 +94,16 @@ int state_path(const struct sandbox_state *s, const char *rel, char *out, size_t
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static int dir_of(const char *name, struct sandbox_state *s, struct diag *d)
+static int dir_of(enum sandbox_kind kind, const char *name, struct sandbox_state *s, struct diag *d)
 {
 	char root[PATH_MAX - SANDBOX_NAME_MAX - 2];
 	int e = sandbox_name_check(name, d);
 	if (e < 0)
 		return e;
-	if ((e = state_root(root, sizeof(root), d)) < 0)
+	if ((e = state_root(kind, root, sizeof(root), d)) < 0)
 		return e;
 	memset(s, 0, sizeof(*s));
+	s->kind = kind;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	snprintf(s->dir, sizeof(s->dir), "%s/%s", root, name);
 	return 0;
@@ -133,13 +139,30 @@ static int write_atomic(const char *path, const char *data, size_t len, mode_t m
 	return 0;
 }
 
-int state_create(const char *name, uid_t uid, gid_t gid, struct sandbox_state *s, struct diag *d)
+/* How to remove a sandbox of this kind, for messages. */
+static const char *remove_hint(enum sandbox_kind kind)
+{
+	return kind == SANDBOX_KIND_DOCKER ? "airlock docker rm" : "airlock rm";
+}
+
+int state_create(enum sandbox_kind kind, const char *name, uid_t uid, gid_t gid,
+                 struct sandbox_state *s, struct diag *d)
 {
 	char root[PATH_MAX], path[PATH_MAX];
-	int e = dir_of(name, s, d);
+	enum sandbox_kind other = kind == SANDBOX_KIND_RUN ? SANDBOX_KIND_DOCKER : SANDBOX_KIND_RUN;
+	struct sandbox_state o;
+	int e = dir_of(other, name, &o, d);
 	if (e < 0)
 		return e;
-	if ((e = state_root(root, sizeof(root), d)) < 0)
+	if (access(o.dir, F_OK) == 0)
+		return diag_fail(d, -EEXIST,
+		                 "a %s sandbox is named %s: pick another --name, or remove it with "
+		                 "'%s %s'",
+		                 other == SANDBOX_KIND_DOCKER ? "Docker" : "run", name,
+		                 remove_hint(other), name);
+	if ((e = dir_of(kind, name, s, d)) < 0)
+		return e;
+	if ((e = state_root(kind, root, sizeof(root), d)) < 0)
 		return e;
 	if ((e = mkdir_p(root, 0700)) < 0)
 		return diag_fail(d, e, "cannot create %s: %s", root, strerror(-e));
@@ -148,8 +171,8 @@ int state_create(const char *name, uid_t uid, gid_t gid, struct sandbox_state *s
 			return diag_fail(
 			        d, -EEXIST,
 			        "a sandbox named %s exists already: pick another --name, or "
-			        "remove it with 'airlock docker rm %s'",
-			        name, name);
+			        "remove it with '%s %s'",
+			        name, remove_hint(kind), name);
 		return diag_fail(d, -errno, "cannot create %s: %s", s->dir, strerror(errno));
 	}
 	/* rules/ is read by the sidecar's user through a read-only mount; run/
@@ -177,12 +200,12 @@ static void set_field(char *dst, size_t size, const char *v)
 	snprintf(dst, size, "%s", v);
 }
 
-int state_load(const char *name, struct sandbox_state *s, struct diag *d)
+int state_load(enum sandbox_kind kind, const char *name, struct sandbox_state *s, struct diag *d)
 {
 	char path[PATH_MAX];
 	_cleanup_free_ char *text = NULL;
 	size_t len;
-	int e = dir_of(name, s, d);
+	int e = dir_of(kind, name, s, d);
 	if (e < 0)
 		return e;
 	state_path(s, "sandbox.conf", path, sizeof(path));
@@ -213,6 +236,10 @@ int state_load(const char *name, struct sandbox_state *s, struct diag *d)
 			set_field(s->ip, sizeof(s->ip), v);
 		else if (strcmp(k, "subnet") == 0)
 			set_field(s->subnet, sizeof(s->subnet), v);
+		else if (strcmp(k, "pid") == 0)
+			s->pid = strtol(v, NULL, 10);
+		else if (strcmp(k, "started") == 0)
+			s->started_ms = strtoll(v, NULL, 10);
 	}
 	return 0;
 }
@@ -229,11 +256,16 @@ int state_save(const struct sandbox_state *s, struct diag *d)
 			return diag_fail(d, -ENOSPC, "sandbox.conf too long");                     \
 		o += (size_t)_n;                                                                   \
 	} while (0)
-	PUT("# airlock docker sandbox %s: how its gateway sidecar is made\n", s->name);
+	if (s->kind == SANDBOX_KIND_DOCKER)
+		PUT("# airlock docker sandbox %s: how its gateway sidecar is made\n", s->name);
+	else
+		PUT("# airlock run sandbox %s: how it was last started\n", s->name);
 	PUT("profile=%s\ndefault=%s\nimage=%s\nairgapped=%d\nip=%s\nsubnet=%s\n", s->profile,
 	    s->default_action, s->image, s->airgapped ? 1 : 0, s->ip, s->subnet);
 	for (size_t i = 0; i < s->n_upstream; i++)
 		PUT("upstream=%s\n", s->upstream[i]);
+	if (s->kind == SANDBOX_KIND_RUN)
+		PUT("pid=%ld\nstarted=%lld\n", s->pid, (long long)s->started_ms);
 #undef PUT
 	state_path(s, "sandbox.conf", path, sizeof(path));
 	return write_atomic(path, buf, o, 0600, d);
@@ -273,10 +305,41 @@ static int remove_tree(const char *path, int depth)
 	return e;
 }
 
-int state_remove(const char *name, struct diag *d)
+int state_open(enum sandbox_kind kind, const char *name, struct sandbox_state *s, struct diag *d)
+{
+	int e = state_load(kind, name, s, d);
+	if (e != -ENOENT)
+		return e;
+	if ((e = dir_of(kind, name, s, d)) < 0)
+		return e;
+	if (access(s->dir, F_OK) < 0)
+		return diag_fail(d, -ENOENT, "no sandbox named %s (nothing in %s)", name, s->dir);
+	return 0;
+}
+
+int state_find(const char *name, enum sandbox_kind *ret_kind, struct diag *d)
+{
+	static const enum sandbox_kind kinds[] = {SANDBOX_KIND_RUN, SANDBOX_KIND_DOCKER};
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		struct sandbox_state s;
+		int e = dir_of(kinds[i], name, &s, d);
+		if (e < 0)
+			return e;
+		if (access(s.dir, F_OK) == 0) {
+			*ret_kind = kinds[i];
+			return 0;
+		}
+	}
+	return diag_fail(d, -ENOENT,
+	                 "no sandbox named %s: 'airlock ps' lists the running ones, and "
+	                 "'airlock run --name %s' makes one",
+	                 name, name);
+}
+
+int state_remove(enum sandbox_kind kind, const char *name, struct diag *d)
 {
 	struct sandbox_state s;
-	int e = dir_of(name, &s, d);
+	int e = dir_of(kind, name, &s, d);
 	if (e < 0)
 		return e;
 	e = remove_tree(s.dir, 0);
@@ -364,10 +427,65 @@ int state_rule_set(const struct sandbox_state *s, enum action action, bool remov
 	return e;
 }
 
-int state_each(state_each_fn *fn, void *ctx, struct diag *d)
+static size_t count_rules(const char *text)
+{
+	size_t n = 0;
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t ll = nl ? (size_t)(nl - p) : strlen(p);
+		const char *q = p;
+		while (q < p + ll && (*q == ' ' || *q == '\t'))
+			q++;
+		if (q < p + ll && *q != '#')
+			n++;
+		p += ll + (nl ? 1 : 0);
+	}
+	return n;
+}
+
+int state_rule_counts(const struct sandbox_state *s, size_t *ret_allowed, size_t *ret_blocked,
+                      struct diag *d)
+{
+	static const char *const files[] = {"rules/allowed-domains", "rules/blocked-domains"};
+	size_t *out[] = {ret_allowed, ret_blocked};
+	for (size_t i = 0; i < 2; i++) {
+		char path[PATH_MAX];
+		_cleanup_free_ char *text = NULL;
+		size_t len;
+		state_path(s, files[i], path, sizeof(path));
+		int e = file_read_all(path, STATE_RULES_MAX, &text, &len, d);
+		if (e == -ENOENT) {
+			*out[i] = 0;
+			continue;
+		}
+		if (e < 0)
+			return e;
+		*out[i] = count_rules(text);
+	}
+	return 0;
+}
+
+int state_rules_clear(const struct sandbox_state *s, bool *ret_changed, struct diag *d)
+{
+	static const char *const files[] = {"rules/allowed-domains", "rules/blocked-domains"};
+	size_t counts[2];
+	int e = state_rule_counts(s, &counts[0], &counts[1], d);
+	if (e < 0)
+		return e;
+	*ret_changed = counts[0] || counts[1];
+	for (size_t i = 0; i < 2; i++) {
+		char path[PATH_MAX];
+		state_path(s, files[i], path, sizeof(path));
+		if (counts[i] && (e = write_atomic(path, "", 0, 0644, d)) < 0)
+			return e;
+	}
+	return 0;
+}
+
+int state_each(enum sandbox_kind kind, state_each_fn *fn, void *ctx, struct diag *d)
 {
 	char root[PATH_MAX];
-	int e = state_root(root, sizeof(root), d);
+	int e = state_root(kind, root, sizeof(root), d);
 	if (e < 0)
 		return e;
 	DIR *dir = opendir(root);

@@ -1,0 +1,638 @@
+/* airlock run: a command in a sandbox whose only way out is the gateway.
+ *
+ * The supervisor (this process) keeps the gateway in the caller's network
+ * namespace; src/sandbox/ makes the namespaces and binds the gateway's
+ * listeners inside them; this file ties the two together: options, the
+ * sandbox's state directory, the policy (profile, options, then the
+ * sandbox's own rule files), the environment, signals and the exit status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "enforce/nflog.h"
+#include "gateway/gateway.h"
+#include "sandbox/sandbox.h"
+#include "state/state.h"
+
+static const char run_help[] =
+        "Usage: airlock run [OPTIONS] [--] COMMAND [ARGS...]\n"
+        "\n"
+        "Run COMMAND in a sandbox whose network is the policy's.  The command gets\n"
+        "new user, network, mount and PID namespaces; its network namespace has only\n"
+        "a loopback interface, so the kernel gives it no way out but the gateway\n"
+        "airlock runs for it:\n"
+        "  - DNS: /etc/resolv.conf points at the gateway, and nftables sends every\n"
+        "    port-53 packet there, whatever resolver the program asks;\n"
+        "  - HTTP and HTTPS: HTTP_PROXY, HTTPS_PROXY (and their lower-case twins)\n"
+        "    point at the gateway's proxy; programs that ignore them have every\n"
+        "    TCP connection redirected to the gateway, which decides on the TLS SNI\n"
+        "    or HTTP Host and the address;\n"
+        "  - everything else (UDP, QUIC, ICMP, raw IP) is dropped, counted and\n"
+        "    logged.\n"
+        "The command runs as you, with no capabilities and no_new_privs.  Its\n"
+        "standard input, output, error and terminal are yours; signals sent to\n"
+        "airlock are passed on; airlock exits with the command's status (125 when\n"
+        "airlock itself failed, with a message saying what).  When the command\n"
+        "exits, or airlock is killed, every process, listener and rule of the\n"
+        "sandbox goes with it.\n"
+        "\n"
+        "Every decision is a line in the sandbox's audit log ('airlock logs --name\n"
+        "NAME').  A named sandbox keeps rules you give it while it runs, from\n"
+        "another shell: 'airlock allow --name NAME RULE' (also block, unallow,\n"
+        "reset) applies at once and at every later start of that name.\n"
+        "\n"
+        "Options:\n"
+        "  -n, --name NAME          the sandbox's name (default: the command's, with\n"
+        "                           -2, -3... when that one is running); its rules and\n"
+        "                           log are kept under the state directory\n"
+        "      --upstream ADDR      resolver the gateway asks (repeatable; default:\n"
+        "                           the nameservers of /etc/resolv.conf)\n"
+        "      --log FILE           the audit log (default: the sandbox's, in the state\n"
+        "                           directory)\n"
+        "  -q, --quiet              no summary of refusals when the command ends\n"
+        "  -h, --help               show this help\n"
+        "\n" POLICY_ARGS_HELP "\n"
+        "Profiles: 'airgapped' gives the sandbox no network at all (not even DNS);\n"
+        "'permissive' allows everything and still logs it.\n"
+        "\n"
+        "Inside the sandbox the gateway listens on 127.0.0.1 and ::1, ports 53 (DNS),\n"
+        "3128 (the proxy) and 3129 (redirected flows); the command cannot use those.\n"
+        "\n"
+        "Examples:\n"
+        "  airlock run --profile strict --allow api.github.com -- npm test\n"
+        "  airlock run --name agent --claude -- claude\n"
+        "  airlock run --profile airgapped -- make check\n";
+
+/* The sockets the gateway serves inside the sandbox, by index. */
+enum {
+	S_DNS_UDP4,
+	S_DNS_TCP4,
+	S_PROXY4,
+	S_TRANSPARENT4,
+	S_DNS_UDP6,
+	S_DNS_TCP6,
+	S_PROXY6,
+	S_TRANSPARENT6,
+	S_COUNT,
+};
+
+#define DNS_PORT         53
+#define PROXY_PORT       3128
+#define TRANSPARENT_PORT 3129
+
+enum {
+	OPT_NAME = OPT_FIRST_FREE,
+	OPT_UPSTREAM,
+	OPT_LOG,
+};
+
+struct run {
+	struct policy_args args;
+	struct sandbox_state state;
+	char allowed_path[PATH_MAX], blocked_path[PATH_MAX];
+	const char *name;
+	const char *log_path;
+	struct upstream_config upstream;
+	bool quiet;
+	bool named;
+	char **argv;
+
+	struct loop *loop;
+	struct gateway *gateway;
+	struct sandbox *sandbox;
+	uint64_t nflog_lost; /* reads that said ENOBUFS */
+};
+
+/* ---- options --------------------------------------------------------- */
+
+static int parse_options(int argc, char **argv, struct run *run)
+{
+	static const struct option longopts[] = {
+	        POLICY_ARGS_LONGOPTS,
+	        {"name", required_argument, NULL, 'n'},
+	        {"upstream", required_argument, NULL, OPT_UPSTREAM},
+	        {"log", required_argument, NULL, OPT_LOG},
+	        {"quiet", no_argument, NULL, 'q'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "+" POLICY_ARGS_SHORTOPTS "n:qh", longopts, NULL)) !=
+	       -1) {
+		int r = policy_args_option(&run->args, "run", opt, optarg);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;
+		switch (opt) {
+		case 'n':
+			run->name = optarg;
+			run->named = true;
+			break;
+		case OPT_UPSTREAM: {
+			struct upstream_config *up = &run->upstream;
+			if (up->n_servers == UPSTREAM_MAX_SERVERS) {
+				cli_error("run", "at most %d --upstream", UPSTREAM_MAX_SERVERS);
+				return -1;
+			}
+			if (addr_parse(optarg, 53, &up->servers[up->n_servers]) < 0) {
+				cli_error(
+				        "run",
+				        "--upstream '%s': expected an address, e.g. 192.0.2.53 or "
+				        "[2001:db8::53]:5353",
+				        optarg);
+				return -1;
+			}
+			up->n_servers++;
+			break;
+		}
+		case OPT_LOG:
+			run->log_path = optarg;
+			break;
+		case 'q':
+			run->quiet = true;
+			break;
+		case 'h':
+			fputs(run_help, stdout);
+			return 1;
+		default:
+			fputs("Try 'airlock run --help'.\n", stderr);
+			return -1;
+		}
+	}
+	if (optind >= argc) {
+		cli_error("run", "no command to run: airlock run [OPTIONS] -- COMMAND [ARGS...]");
+		return -1;
+	}
+	run->argv = argv + optind;
+	if (run->upstream.n_servers == 0 && cli_default_upstreams("run", &run->upstream) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- the state directory: name, lock, rule files --------------------- */
+
+/* A sandbox name from the command: its basename, cut to what names allow. */
+static void name_from_command(const char *cmd, char *out, size_t size)
+{
+	const char *base = strrchr(cmd, '/');
+	base = base ? base + 1 : cmd;
+	size_t o = 0;
+	for (const char *p = base; *p && o + 1 < size && o < SANDBOX_NAME_MAX - 4; p++) {
+		char c = *p;
+		bool alnum =
+		        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (alnum || (o > 0 && strchr("_.-", c)))
+			out[o++] = c;
+	}
+	out[o] = '\0';
+	if (o == 0 || strncmp(out, "airlock-", 8) == 0)
+		snprintf(out, size, "sandbox");
+}
+
+/* Open (creating when new) the sandbox's directory and take its lock.
+ * Returns the lock's fd, -EBUSY when that sandbox runs already. */
+static int open_state(const char *name, struct sandbox_state *s, struct diag *d)
+{
+	char path[PATH_MAX];
+	int e = state_create(SANDBOX_KIND_RUN, name, geteuid(), getegid(), s, d);
+	if (e == -EEXIST) {
+		enum sandbox_kind kind;
+		if (state_find(name, &kind, NULL) == 0 && kind != SANDBOX_KIND_RUN)
+			return e; /* a Docker sandbox's name; d says so */
+		/* A directory without sandbox.conf never got that far; its
+		 * rules, if any, count all the same. */
+		e = state_open(SANDBOX_KIND_RUN, name, s, d);
+	}
+	if (e < 0)
+		return e;
+	if (state_path(s, "run/lock", path, sizeof(path)) < 0)
+		return diag_fail(d, -ENAMETOOLONG, "the state directory's path is too long");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return diag_fail(d, -errno, "cannot open %s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+		close(fd);
+		if (err == EWOULDBLOCK)
+			return diag_fail(d, -EBUSY, "sandbox %s is running already (pid %ld)", name,
+			                 s->pid);
+		return diag_fail(d, -err, "cannot lock %s: %s", path, strerror(err));
+	}
+	return fd;
+}
+
+/* The named sandbox, or the command's name with the first free suffix. */
+static int claim_state(struct run *run, struct diag *d)
+{
+	char base[SANDBOX_NAME_MAX + 1], name[SANDBOX_NAME_MAX + 1];
+
+	if (run->named)
+		return open_state(run->name, &run->state, d);
+	name_from_command(run->argv[0], base, sizeof(base));
+	for (int i = 1; i <= 100; i++) {
+		if (i == 1)
+			snprintf(name, sizeof(name), "%s", base);
+		else
+			snprintf(name, sizeof(name), "%s-%d", base, i);
+		int fd = open_state(name, &run->state, d);
+		if (fd != -EBUSY && fd != -EEXIST)
+			return fd;
+	}
+	return diag_fail(d, -EBUSY, "a hundred sandboxes named %s are running: give --name", base);
+}
+
+static int write_resolv_conf(const struct sandbox_state *s, char *path, size_t size, struct diag *d)
+{
+	static const char text[] = "# airlock: this sandbox's DNS is the gateway's\n"
+	                           "nameserver 127.0.0.1\n";
+	if (state_path(s, "run/resolv.conf", path, size) < 0)
+		return diag_fail(d, -ENAMETOOLONG, "the state directory's path is too long");
+	_cleanup_close_ int fd =
+	        open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || write(fd, text, sizeof(text) - 1) != (ssize_t)(sizeof(text) - 1))
+		return diag_fail(d, -errno, "cannot write %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* ---- the policy -------------------------------------------------------- */
+
+static int load_policy(void *ctx, struct policy_builder *b, struct diag *d)
+{
+	struct run *run = ctx;
+	struct profile prof;
+	return policy_args_load(&run->args, b, &prof, d);
+}
+
+/* ---- the environment ----------------------------------------------------- */
+
+static bool is_proxy_var(const char *kv)
+{
+	static const char *const names[] = {
+	        "HTTP_PROXY=",  "HTTPS_PROXY=", "ALL_PROXY=", "NO_PROXY=",       "http_proxy=",
+	        "https_proxy=", "all_proxy=",   "no_proxy=",  "AIRLOCK_SANDBOX="};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strncmp(kv, names[i], strlen(names[i])) == 0)
+			return true;
+	return false;
+}
+
+/* The caller's environment without proxy settings, then ours.  The strings
+ * are the caller's or static, except the AIRLOCK_SANDBOX one (in `own`). */
+static char **make_env(bool proxies, const char *name, char *own, size_t own_size)
+{
+	static char proxy_vars[][40] = {
+	        "HTTP_PROXY=http://127.0.0.1:3128", "HTTPS_PROXY=http://127.0.0.1:3128",
+	        "http_proxy=http://127.0.0.1:3128", "https_proxy=http://127.0.0.1:3128",
+	        "NO_PROXY=localhost,127.0.0.1,::1", "no_proxy=localhost,127.0.0.1,::1",
+	};
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **env = calloc(n + ARRAY_SIZE(proxy_vars) + 2, sizeof(*env));
+	if (!env)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!is_proxy_var(environ[i]))
+			env[o++] = environ[i];
+	for (size_t i = 0; proxies && i < ARRAY_SIZE(proxy_vars); i++)
+		env[o++] = proxy_vars[i];
+	snprintf(own, own_size, "AIRLOCK_SANDBOX=%s", name);
+	env[o++] = own;
+	env[o] = NULL;
+	return env;
+}
+
+/* ---- the sandbox's spec ---------------------------------------------------- */
+
+static void add_socket(struct sandbox_spec *spec, size_t index, enum sandbox_socket_kind kind,
+                       const char *text)
+{
+	spec->sockets[index].kind = kind;
+	addr_parse(text, 0, &spec->sockets[index].addr);
+	if (spec->n_sockets <= index)
+		spec->n_sockets = index + 1;
+}
+
+static void make_spec(struct sandbox_spec *spec, bool network)
+{
+	spec->confine = true;
+	spec->rules.nflog_group = 7;
+	if (!network) {
+		/* airgapped: no listener at all; the firewall still counts and
+		 * logs what the command tries. */
+		spec->rules.dns_port = 0;
+		spec->rules.transparent_port = 0;
+		return;
+	}
+	spec->rules.dns_port = DNS_PORT;
+	spec->rules.transparent_port = TRANSPARENT_PORT;
+	add_socket(spec, S_DNS_UDP4, SANDBOX_UDP, "127.0.0.1:53");
+	add_socket(spec, S_DNS_TCP4, SANDBOX_TCP_LISTEN, "127.0.0.1:53");
+	add_socket(spec, S_PROXY4, SANDBOX_TCP_LISTEN, "127.0.0.1:3128");
+	add_socket(spec, S_TRANSPARENT4, SANDBOX_TCP_LISTEN, "127.0.0.1:3129");
+	add_socket(spec, S_DNS_UDP6, SANDBOX_UDP, "[::1]:53");
+	add_socket(spec, S_DNS_TCP6, SANDBOX_TCP_LISTEN, "[::1]:53");
+	add_socket(spec, S_PROXY6, SANDBOX_TCP_LISTEN, "[::1]:3128");
+	add_socket(spec, S_TRANSPARENT6, SANDBOX_TCP_LISTEN, "[::1]:3129");
+}
+
+/* The sockets the helper bound, handed to the gateway config (which takes
+ * them: the sandbox's slots are emptied). */
+static void hand_sockets(struct sandbox *sb, struct gateway_config *c)
+{
+	static const enum gateway_service service[S_COUNT] = {
+	        [S_DNS_UDP4] = GATEWAY_DNS_UDP, [S_DNS_TCP4] = GATEWAY_DNS_TCP,
+	        [S_PROXY4] = GATEWAY_PROXY,     [S_TRANSPARENT4] = GATEWAY_TRANSPARENT,
+	        [S_DNS_UDP6] = GATEWAY_DNS_UDP, [S_DNS_TCP6] = GATEWAY_DNS_TCP,
+	        [S_PROXY6] = GATEWAY_PROXY,     [S_TRANSPARENT6] = GATEWAY_TRANSPARENT,
+	};
+	for (size_t i = 0; i < S_COUNT; i++) {
+		if (sb->fds[i] < 0)
+			continue;
+		c->sockets[c->n_sockets].service = service[i];
+		c->sockets[c->n_sockets].fd = TAKE_FD(sb->fds[i]);
+		c->n_sockets++;
+	}
+}
+
+/* ---- the loop: dropped packets, signals, the end ------------------------- */
+
+static void on_dropped_packet(void *ctx, const struct nflog_packet *p)
+{
+	struct run *run = ctx;
+	struct audit_record r;
+	char proto[32];
+	enum audit_proto ap = AUDIT_PROTO_NONE;
+
+	if (p->protocol == IPPROTO_TCP)
+		ap = AUDIT_PROTO_TCP;
+	else if (p->protocol == IPPROTO_UDP)
+		ap = AUDIT_PROTO_UDP;
+	else if (p->protocol == IPPROTO_ICMP || p->protocol == IPPROTO_ICMPV6)
+		ap = AUDIT_PROTO_ICMP;
+	audit_record_init(&r, AUDIT_EVENT_DECISION, ap);
+	r.verdict = AUDIT_VERDICT_BLOCK;
+	addr_format(&p->src, r.client, sizeof(r.client));
+	addr_format_ip(&p->dst, r.address, sizeof(r.address));
+	if (p->has_port)
+		r.port = addr_port(&p->dst);
+	AUDIT_SET(&r, origin, "sandbox firewall");
+	const char *name = nflog_protocol_name(p->protocol, proto, sizeof(proto));
+	if (p->protocol == IPPROTO_UDP)
+		AUDIT_SET(&r, detail, "dropped: UDP other than DNS never leaves the sandbox");
+	else if (p->protocol == IPPROTO_TCP)
+		AUDIT_SET(&r, detail, "dropped: this sandbox has no network");
+	else if (p->icmp_type >= 0)
+		AUDIT_SET(&r, detail, "dropped: %s type %d never leaves the sandbox", name,
+		          p->icmp_type);
+	else
+		AUDIT_SET(&r, detail, "dropped: %s never leaves the sandbox", name);
+	gateway_log(run->gateway, &r);
+}
+
+static void on_nflog(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	static uint8_t buf[NFLOG_RECV_SIZE];
+	struct run *run = data;
+	(void)loop;
+	(void)events;
+
+	/* A bounded number of reads a callback: a flood must not hold the loop. */
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == ENOBUFS) {
+			if (run->nflog_lost++ == 0)
+				gateway_note(
+				        run->gateway,
+				        "the sandbox's firewall dropped packets faster than they "
+				        "could be logged; they are counted, not all logged");
+			continue;
+		}
+		if (n <= 0)
+			return;
+		nflog_parse(buf, (size_t)n, on_dropped_packet, run);
+	}
+}
+
+static void on_helper_exit(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct run *run = data;
+	(void)fd;
+	(void)events;
+	/* What the firewall logged in the command's last moments is queued in
+	 * the NFLOG socket: into the audit log with it, before the end. */
+	if (run->sandbox->nflog_fd >= 0)
+		on_nflog(loop, run->sandbox->nflog_fd, LOOP_READ, run);
+	loop_stop(loop);
+}
+
+static void on_signal(struct loop *loop, int signo, int code, void *data)
+{
+	struct run *run = data;
+	(void)loop;
+	/* The terminal's signals (^C, ^\) reached the command directly: it is
+	 * in our process group.  Signals someone sent to airlock go on to it. */
+	if (code > 0)
+		return;
+	(void)sandbox_signal(run->sandbox, signo);
+}
+
+static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+/* ---- the end -------------------------------------------------------------- */
+
+static void summary(struct run *run)
+{
+	struct dns_stats ds;
+	struct proxy_stats ps;
+	uint64_t dropped = 0;
+
+	gateway_dns_stats(run->gateway, &ds);
+	gateway_proxy_stats(run->gateway, &ps);
+	for (int c = 0; run->sandbox->have_counts && c < RULESET_N_COUNTERS; c++)
+		dropped += run->sandbox->dropped[c];
+	uint64_t refused = ds.refused + ps.blocked + ps.sni_refused + ps.policy_closed;
+	if (run->quiet || (refused == 0 && dropped == 0))
+		return;
+	fprintf(stderr, "airlock run: sandbox %s refused %llu request%s", run->state.name,
+	        (unsigned long long)refused, refused == 1 ? "" : "s");
+	if (run->sandbox->have_counts)
+		fprintf(stderr, " and dropped %llu packet%s", (unsigned long long)dropped,
+		        dropped == 1 ? "" : "s");
+	fprintf(stderr, "; 'airlock logs --name %s --blocked' says what and why\n",
+	        run->state.name);
+}
+
+static void warn_unconfined(const struct sandbox *sb)
+{
+	if (sb->unconfined_why[0])
+		fprintf(stderr,
+		        "airlock run: warning: nftables is not usable inside the sandbox (%s).  "
+		        "Transparent interception is off: programs that ignore HTTP_PROXY or "
+		        "the sandbox's DNS reach nothing, and nothing else gets out either\n",
+		        sb->unconfined_why);
+	for (const char *p = sb->notes; *p;) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+		fprintf(stderr, "airlock run: note: %.*s\n", n, p);
+		p += n + (nl ? 1 : 0);
+	}
+}
+
+/* Each connection of the gateway holds up to 6 descriptors. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Everything up to the command's start; the sandbox, gateway and loop are
+ * in `run` for the caller to free.  0, or -1 after printing an error. */
+static int start(struct run *run, struct policy *policy)
+{
+	struct sandbox_spec spec = {0};
+	struct gateway_config c;
+	struct diag d = {""};
+	char resolv[PATH_MAX], log[PATH_MAX], control[PATH_MAX], own[AUDIT_SANDBOX_SIZE + 32];
+	bool network = !policy_network_none(policy);
+	_cleanup_free_ char **env = make_env(network, run->state.name, own, sizeof(own));
+
+	if (!env) {
+		policy_unref(policy);
+		cli_error("run", "out of memory");
+		return -1;
+	}
+	if (write_resolv_conf(&run->state, resolv, sizeof(resolv), &d) < 0 ||
+	    state_path(&run->state, "run/audit.jsonl", log, sizeof(log)) < 0 ||
+	    state_path(&run->state, "run/control.sock", control, sizeof(control)) < 0) {
+		policy_unref(policy);
+		cli_error("run", "%s", d.msg[0] ? d.msg : "the state directory's path is too long");
+		return -1;
+	}
+	spec.argv = run->argv;
+	spec.envp = env;
+	spec.uid = geteuid();
+	spec.gid = getegid();
+	spec.resolv_conf = resolv;
+	make_spec(&spec, network);
+
+	/* Before any thread (the log writer) exists: fork. */
+	if (sandbox_prepare(&spec, &run->sandbox, &d) < 0) {
+		policy_unref(policy);
+		cli_error("run", "%s", d.msg);
+		return -1;
+	}
+	warn_unconfined(run->sandbox);
+
+	run->loop = loop_new();
+	if (!run->loop) {
+		policy_unref(policy);
+		cli_error("run", "cannot create the event loop: %s", strerror(errno));
+		return -1;
+	}
+	gateway_config_default(&c);
+	c.sandbox = run->state.name;
+	memcpy(c.dns.upstream.servers, run->upstream.servers, sizeof(run->upstream.servers));
+	c.dns.upstream.n_servers = run->upstream.n_servers;
+	c.log_path = run->log_path ? run->log_path : log;
+	c.control_path = control;
+	c.load_policy = load_policy;
+	c.load_policy_ctx = run;
+	hand_sockets(run->sandbox, &c);
+	if (gateway_new(run->loop, &c, policy, &run->gateway, &d) < 0) {
+		cli_error("run", "%s", d.msg);
+		return -1;
+	}
+	if (run->sandbox->nflog_fd >= 0 &&
+	    loop_add_fd(run->loop, run->sandbox->nflog_fd, LOOP_READ, on_nflog, run) < 0) {
+		cli_error("run", "cannot watch the sandbox's firewall log: %s", strerror(errno));
+		return -1;
+	}
+	int e = loop_add_fd(run->loop, run->sandbox->helper_pidfd, LOOP_READ, on_helper_exit, run);
+	for (size_t i = 0; e == 0 && i < ARRAY_SIZE(forwarded_signals); i++)
+		e = loop_add_signal(run->loop, forwarded_signals[i], on_signal, run);
+	if (e < 0) {
+		cli_error("run", "cannot watch the sandbox: %s", strerror(-e));
+		return -1;
+	}
+	if (sandbox_start(run->sandbox, &d) < 0) {
+		cli_error("run", "%s", d.msg);
+		return -1;
+	}
+	run->state.pid = (long)getpid();
+	run->state.started_ms = audit_now_ms();
+	snprintf(run->state.profile, sizeof(run->state.profile), "%s", run->args.profile);
+	if (state_save(&run->state, &d) < 0)
+		gateway_note(run->gateway, "%s", d.msg);
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run run = {0};
+	struct diag d = {""};
+	struct policy *policy = NULL;
+	struct profile prof;
+	_cleanup_close_ int lock = -1;
+	int status = EXIT_RUN_FAILED;
+
+	policy_args_init(&run.args);
+	int r = parse_options(argc, argv, &run);
+	if (r != 0) {
+		policy_args_done(&run.args);
+		return r > 0 ? 0 : EXIT_RUN_FAILED;
+	}
+	lock = claim_state(&run, &d);
+	if (lock < 0) {
+		cli_error("run", "%s", d.msg);
+		goto out;
+	}
+	/* The sandbox's own rules come last, each replacing the same rule
+	 * from the profile or the command line. */
+	if (state_path(&run.state, "rules/allowed-domains", run.allowed_path,
+	               sizeof(run.allowed_path)) < 0 ||
+	    state_path(&run.state, "rules/blocked-domains", run.blocked_path,
+	               sizeof(run.blocked_path)) < 0 ||
+	    policy_args_add(&run.args, "run", POLICY_ITEM_SANDBOX_FILE, ACTION_ALLOW,
+	                    run.allowed_path) < 0 ||
+	    policy_args_add(&run.args, "run", POLICY_ITEM_SANDBOX_FILE, ACTION_BLOCK,
+	                    run.blocked_path) < 0)
+		goto out;
+	if (policy_args_build(&run.args, "run", &prof, &policy) < 0)
+		goto out;
+	/* splice() raises SIGPIPE for a peer gone (it has no MSG_NOSIGNAL). */
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	if (start(&run, policy) < 0)
+		goto out;
+
+	r = loop_run(run.loop);
+	if (r < 0) {
+		cli_error("run", "the event loop failed: %s; stopping the sandbox", strerror(-r));
+		goto out;
+	}
+	status = sandbox_wait(run.sandbox);
+	summary(&run);
+out:
+	/* The sandbox first: its helper's death takes the command with it. */
+	sandbox_free(run.sandbox);
+	gateway_free(run.gateway);
+	loop_free(run.loop);
+	policy_args_done(&run.args);
+	return status;
+}

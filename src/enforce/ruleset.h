@@ -1,0 +1,68 @@
+/* ruleset.h - the nftables ruleset that confines a sandbox, as text.
+ *
+ * Pure: a spec in, nft text out; no I/O.  The text is applied as one
+ * transaction (nft.h), so a sandbox's network is either fully confined or
+ * untouched, and tests compare it with golden files.
+ *
+ * What the `airlock run` ruleset does, in the sandbox's own network
+ * namespace, where the only interface is `lo` and a default route points at
+ * it (so that packets to any address reach netfilter instead of failing with
+ * ENETUNREACH in the routing code):
+ *
+ *   nat output      port 53, TCP or UDP, to any address (127.0.0.53 and
+ *                   the sandbox's own resolvers included) -> the gateway's
+ *                   DNS listener (`dns_port` on loopback);
+ *                   every other TCP flow to a non-loopback address -> the
+ *                   transparent listener (`transparent_port`).
+ *   filter output   policy drop.  Loopback destinations pass (the
+ *                   redirected flows, the proxy, the sandbox's own local
+ *                   servers); everything else - UDP other than DNS, ICMP,
+ *                   raw IP, SCTP... - is counted in a named counter per
+ *                   protocol and dropped, and, where `nflog_group` is set,
+ *                   logged through NFLOG (at most RULESET_LOG_RATE packets a
+ *                   second, so a flood cannot bury the gateway's log).
+ *
+ * A spec with dns_port 0 has no DNS redirect (port 53 is dropped like any
+ * other UDP), with transparent_port 0 no TCP redirect (TCP is dropped): the
+ * `airgapped` profile sets both to 0.
+ *
+ * The table is replaced atomically ("add table; delete table; table {...}"
+ * in one transaction), so applying twice leaves one table.
+ */
+#ifndef AIRLOCK_ENFORCE_RULESET_H
+#define AIRLOCK_ENFORCE_RULESET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/diag.h"
+
+#define RULESET_TABLE    "airlock"
+#define RULESET_LOG_RATE 50
+#define RULESET_TEXT_MAX 8192
+
+/* The named counters, in the order ruleset_counter_names() lists them. */
+enum ruleset_counter {
+	RULESET_DROPPED_TCP,
+	RULESET_DROPPED_UDP,
+	RULESET_DROPPED_ICMP,
+	RULESET_DROPPED_OTHER,
+	RULESET_N_COUNTERS,
+};
+
+struct ruleset_spec {
+	uint16_t dns_port;         /* 0: no DNS redirect */
+	uint16_t transparent_port; /* 0: no TCP redirect */
+	bool ipv6;                 /* the namespace has ::1: redirect IPv6 too */
+	int nflog_group;           /* 0..65535, or -1: count only */
+};
+
+/* "dropped_tcp", "dropped_udp"... as the ruleset names them. */
+const char *ruleset_counter_name(enum ruleset_counter c);
+
+/* Render the sandbox's ruleset into buf.  Returns the length, or -ENOBUFS
+ * (buf too small) / -EINVAL (a group out of range), with `d` saying so. */
+int ruleset_render_sandbox(const struct ruleset_spec *spec, char *buf, size_t size, struct diag *d);
+
+#endif
