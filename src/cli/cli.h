@@ -31,6 +31,8 @@ int cmd_ps(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 /* allow, block, unallow, reset --name NAME: argv[0] says which. */
 int cmd_rule(int argc, char **argv);
+/* pending, approve, deny: argv[0] says which. */
+int cmd_ask(int argc, char **argv);
 
 /* Exit status of `airlock run` for its own failures (as container
  * runtimes: 126 and 127 are the shell's, for a command that cannot run). */

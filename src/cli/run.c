@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -58,6 +59,15 @@ static const char run_help[] =
         "                           the nameservers of /etc/resolv.conf)\n"
         "      --log FILE           the audit log (default: the sandbox's, in the state\n"
         "                           directory)\n"
+        "      --ask                hold what the policy refuses by its default (no\n"
+        "                           rule matched; never an explicit block) and ask:\n"
+        "                           on the terminal (y: allow for this run, a: always,\n"
+        "                           n: deny), or from another shell with 'airlock\n"
+        "                           pending', 'airlock approve ID [--always]' and\n"
+        "                           'airlock deny ID'.  'always' keeps the rule in the\n"
+        "                           sandbox's allowed-domains.  When the command itself\n"
+        "                           reads the terminal, answer from another shell\n"
+        "      --ask-timeout S      no answer within S seconds (default 60) denies\n"
         "  -q, --quiet              no summary of refusals when the command ends\n"
         "  -h, --help               show this help\n"
         "\n" POLICY_ARGS_HELP "\n"
@@ -93,7 +103,13 @@ enum {
 	OPT_NAME = OPT_FIRST_FREE,
 	OPT_UPSTREAM,
 	OPT_LOG,
+	OPT_ASK,
+	OPT_ASK_TIMEOUT,
 };
+
+/* Questions shown on the terminal, oldest first: the answer typed is for
+ * the first. */
+#define PROMPT_QUEUE 64
 
 struct run {
 	struct policy_args args;
@@ -110,6 +126,18 @@ struct run {
 	struct gateway *gateway;
 	struct sandbox *sandbox;
 	uint64_t nflog_lost; /* reads that said ENOBUFS */
+
+	/* --ask */
+	bool ask;
+	unsigned ask_timeout_s;
+	int tty; /* /dev/tty, or -1: answers come from `airlock approve` only */
+	struct {
+		unsigned id;
+		char text[NAME_BUF_SIZE + 32];
+	} queue[PROMPT_QUEUE];
+	size_t n_queue;
+	char line[64];
+	size_t line_len;
 };
 
 /* ---- options --------------------------------------------------------- */
@@ -121,6 +149,8 @@ static int parse_options(int argc, char **argv, struct run *run)
 	        {"name", required_argument, NULL, 'n'},
 	        {"upstream", required_argument, NULL, OPT_UPSTREAM},
 	        {"log", required_argument, NULL, OPT_LOG},
+	        {"ask", no_argument, NULL, OPT_ASK},
+	        {"ask-timeout", required_argument, NULL, OPT_ASK_TIMEOUT},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
@@ -159,6 +189,23 @@ static int parse_options(int argc, char **argv, struct run *run)
 		case OPT_LOG:
 			run->log_path = optarg;
 			break;
+		case OPT_ASK:
+			run->ask = true;
+			break;
+		case OPT_ASK_TIMEOUT: {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || optarg[0] == '-' || v == 0 ||
+			    v > 3600) {
+				cli_error("run", "--ask-timeout '%s': expected seconds, 1 to 3600",
+				          optarg);
+				return -1;
+			}
+			run->ask = true;
+			run->ask_timeout_s = (unsigned)v;
+			break;
+		}
 		case 'q':
 			run->quiet = true;
 			break;
@@ -451,6 +498,123 @@ static void on_signal(struct loop *loop, int signo, int code, void *data)
 
 static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
+/* ---- --ask: questions on the terminal ------------------------------------- */
+
+static void show_prompt(struct run *run)
+{
+	if (run->tty < 0 || run->n_queue == 0)
+		return;
+	char msg[512];
+	int n = snprintf(msg, sizeof(msg),
+	                 "\nairlock: %s wants %s. Allow? [y]es for this run, [a]lways, [N]o "
+	                 "(%us; or 'airlock approve %u' elsewhere) ",
+	                 run->state.name, run->queue[0].text, run->ask_timeout_s, run->queue[0].id);
+	if (n > 0)
+		(void)!write(run->tty, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+}
+
+static void on_question(void *ctx, const struct approval_question *q)
+{
+	struct run *run = ctx;
+	if (run->n_queue == PROMPT_QUEUE)
+		return; /* shown by 'airlock pending' only */
+	char port[8] = "";
+	if (q->port)
+		snprintf(port, sizeof(port), ":%u", q->port);
+	run->queue[run->n_queue].id = q->id;
+	snprintf(run->queue[run->n_queue].text, sizeof(run->queue[0].text), "%s%s (%s)", q->name,
+	         port, audit_proto_name(q->proto) ?: "-");
+	if (run->n_queue++ == 0)
+		show_prompt(run);
+}
+
+static void on_question_settled(void *ctx, const struct approval_question *q,
+                                enum approval_answer a)
+{
+	struct run *run = ctx;
+	for (size_t i = 0; i < run->n_queue; i++) {
+		if (run->queue[i].id != q->id)
+			continue;
+		if (i == 0 && run->tty >= 0) {
+			char msg[128];
+			int n = snprintf(msg, sizeof(msg), "\nairlock: question %u: %s\n", q->id,
+			                 approval_answer_text(a));
+			if (n > 0)
+				(void)!write(run->tty, msg, (size_t)n);
+		}
+		memmove(&run->queue[i], &run->queue[i + 1],
+		        (run->n_queue - i - 1) * sizeof(run->queue[0]));
+		run->n_queue--;
+		if (i == 0)
+			show_prompt(run);
+		return;
+	}
+}
+
+/* Keep an approved rule in the sandbox's allowed-domains ('a'lways). */
+static int keep_rule(void *ctx, const char *rule, struct diag *d)
+{
+	struct run *run = ctx;
+	return state_rule_set(&run->state, ACTION_ALLOW, false, rule, NULL, d);
+}
+
+/* A line typed on the terminal answers the first question shown. */
+static void on_tty(struct loop *loop, int fd, uint32_t events, void *data)
+{
+	struct run *run = data;
+	char buf[64];
+	(void)loop;
+
+	/* Only while airlock is in the foreground: in the background the
+	 * terminal is someone else's (and reading it would stop us). */
+	if (tcgetpgrp(fd) != getpgrp() && !(events & LOOP_HUP))
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			(void)loop_del_fd(run->loop, fd); /* no terminal any more */
+			close(TAKE_FD(run->tty));
+		}
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] != '\n') {
+			if (run->line_len + 1 < sizeof(run->line))
+				run->line[run->line_len++] = buf[i];
+			continue;
+		}
+		run->line[run->line_len] = '\0';
+		char c = run->line[strspn(run->line, " \t")];
+		run->line_len = 0;
+		if (run->n_queue == 0)
+			continue;
+		enum approval_answer a = c == 'y' || c == 'Y'   ? APPROVAL_ONCE
+		                         : c == 'a' || c == 'A' ? APPROVAL_ALWAYS
+		                                                : APPROVAL_DENY;
+		struct diag d = {""};
+		if (gateway_answer(run->gateway, run->queue[0].id, a, &d) < 0)
+			cli_error("run", "%s", d.msg);
+	}
+}
+
+/* The terminal for questions, when there is one. */
+static void open_tty(struct run *run)
+{
+	run->tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (run->tty >= 0 && loop_add_fd(run->loop, run->tty, LOOP_READ, on_tty, run) == 0) {
+		/* Read and write the terminal even from the background: a
+		 * stop would freeze the sandbox's gateway. */
+		signal(SIGTTIN, SIG_IGN);
+		signal(SIGTTOU, SIG_IGN);
+		return;
+	}
+	if (run->tty >= 0)
+		close(TAKE_FD(run->tty));
+	fprintf(stderr,
+	        "airlock run: --ask without a terminal: 'airlock pending' lists the questions, "
+	        "'airlock approve ID' and 'airlock deny ID' answer them\n");
+}
+
 /* ---- the end -------------------------------------------------------------- */
 
 static void summary(struct run *run)
@@ -553,6 +717,18 @@ static int start(struct run *run, struct policy *policy)
 	c.control_path = control;
 	c.load_policy = load_policy;
 	c.load_policy_ctx = run;
+	if (run->ask) {
+		c.ask = true;
+		approvals_config_default(&c.approvals);
+		if (run->ask_timeout_s)
+			c.approvals.timeout_ms = run->ask_timeout_s * 1000;
+		run->ask_timeout_s = c.approvals.timeout_ms / 1000;
+		c.ask_prompt = on_question;
+		c.ask_settled = on_question_settled;
+		c.ask_keep = keep_rule;
+		c.ask_ctx = run;
+		open_tty(run);
+	}
 	hand_sockets(run->sandbox, &c);
 	if (gateway_new(run->loop, &c, policy, &run->gateway, &d) < 0) {
 		cli_error("run", "%s", d.msg);
@@ -584,7 +760,7 @@ static int start(struct run *run, struct policy *policy)
 
 int cmd_run(int argc, char **argv)
 {
-	struct run run = {0};
+	struct run run = {.tty = -1};
 	struct diag d = {""};
 	struct policy *policy = NULL;
 	struct profile prof;
@@ -632,6 +808,8 @@ out:
 	/* The sandbox first: its helper's death takes the command with it. */
 	sandbox_free(run.sandbox);
 	gateway_free(run.gateway);
+	if (run.tty >= 0)
+		close(run.tty);
 	loop_free(run.loop);
 	policy_args_done(&run.args);
 	return status;

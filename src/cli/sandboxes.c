@@ -346,3 +346,149 @@ int cmd_rm(int argc, char **argv)
 	}
 	return status;
 }
+
+/* ---- pending, approve, deny -------------------------------------------------- */
+
+static const char ask_help[] =
+        "Usage: airlock pending [--name NAME]\n"
+        "       airlock approve [--name NAME] [--always] ID\n"
+        "       airlock deny [--name NAME] ID\n"
+        "\n"
+        "Answer the questions of sandboxes started with `airlock run --ask`: a request\n"
+        "the policy refuses by its default waits for an answer.  pending lists the open\n"
+        "questions (ID, what is asked for, the protocol, the client, how long it has\n"
+        "waited, how many requests wait on it); approve allows it for the rest of the\n"
+        "run (--always: also in the sandbox's allowed-domains, for every later run);\n"
+        "deny refuses it, and the same question is not asked again in this run.\n"
+        "Without --name, the running sandbox that has question ID is meant (every one,\n"
+        "for pending).\n"
+        "\n"
+        "Options:\n"
+        "  -n, --name NAME   the sandbox\n"
+        "      --always      (approve) keep the rule for later runs too\n"
+        "  -h, --help        show this help\n";
+
+struct asking {
+	const char *name; /* --name, or NULL */
+	const char *request;
+	unsigned id;
+	char found[SANDBOX_NAME_MAX + 1]; /* the sandbox that has question id */
+	unsigned matches;
+	bool list;
+	unsigned listed;
+};
+
+/* The running sandboxes' control sockets, asked `pending`. */
+static int ask_one(const char *name, void *ctx)
+{
+	struct asking *ak = ctx;
+	struct sandbox_state s;
+	char sock[PATH_MAX], reply[CONTROL_REPLY_MAX];
+
+	if (ak->name && strcmp(ak->name, name) != 0)
+		return 0;
+	if (state_open(SANDBOX_KIND_RUN, name, &s, NULL) < 0 ||
+	    state_path(&s, "run/control.sock", sock, sizeof(sock)) < 0 ||
+	    control_ask(sock, "pending", reply, sizeof(reply), NULL) < 0)
+		return 0;
+	for (const char *p = reply; *p;) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+		if (ak->list) {
+			printf("%-24s %.*s\n", name, len, p);
+			ak->listed++;
+		} else if (strtoul(p, NULL, 10) == ak->id) {
+			snprintf(ak->found, sizeof(ak->found), "%s", name);
+			ak->matches++;
+		}
+		p += len + (nl ? 1 : 0);
+	}
+	return 0;
+}
+
+int cmd_ask(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	        {"name", required_argument, NULL, 'n'},
+	        {"always", no_argument, NULL, 'A'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
+	};
+	const char *cmd = argv[0];
+	struct asking ak = {.list = strcmp(cmd, "pending") == 0};
+	struct diag d = {""};
+	bool always = false;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "+n:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			ak.name = optarg;
+			break;
+		case 'A':
+			always = true;
+			break;
+		case 'h':
+			fputs(ask_help, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'airlock %s --help'.\n", cmd);
+			return EXIT_USAGE;
+		}
+	}
+	if (always && strcmp(cmd, "approve") != 0) {
+		cli_error(cmd, "--always is for approve");
+		return EXIT_USAGE;
+	}
+	if (ak.list) {
+		if (optind < argc) {
+			cli_error(cmd, "unexpected argument '%s'", argv[optind]);
+			return EXIT_USAGE;
+		}
+		if (state_each(SANDBOX_KIND_RUN, ask_one, &ak, &d) < 0) {
+			cli_error(cmd, "%s", d.msg);
+			return 1;
+		}
+		if (ak.listed == 0)
+			fprintf(stderr, "airlock pending: no question is open\n");
+		return 0;
+	}
+	char *end = NULL;
+	if (optind + 1 != argc || (ak.id = (unsigned)strtoul(argv[optind], &end, 10)) == 0 ||
+	    *end) {
+		cli_error(cmd,
+		          "expected one question number: airlock %s [--name NAME] ID ('airlock "
+		          "pending' lists them)",
+		          cmd);
+		return EXIT_USAGE;
+	}
+	if (state_each(SANDBOX_KIND_RUN, ask_one, &ak, &d) < 0) {
+		cli_error(cmd, "%s", d.msg);
+		return 1;
+	}
+	if (ak.matches == 0) {
+		cli_error(cmd, "no open question %u%s%s ('airlock pending' lists them)", ak.id,
+		          ak.name ? " in " : "", ak.name ? ak.name : "");
+		return 1;
+	}
+	if (ak.matches > 1) {
+		cli_error(cmd, "question %u is open in several sandboxes: give --name", ak.id);
+		return EXIT_USAGE;
+	}
+	struct sandbox_state s;
+	char sock[PATH_MAX], reply[CONTROL_REPLY_MAX], request[64];
+	if (state_open(SANDBOX_KIND_RUN, ak.found, &s, &d) < 0 ||
+	    state_path(&s, "run/control.sock", sock, sizeof(sock)) < 0) {
+		cli_error(cmd, "%s", d.msg);
+		return 1;
+	}
+	snprintf(request, sizeof(request), "%s %u%s", strcmp(cmd, "deny") == 0 ? "deny" : "approve",
+	         ak.id, always ? " always" : "");
+	int e = control_ask(sock, request, reply, sizeof(reply), &d);
+	if (e < 0) {
+		cli_error(cmd, "%s", e == -EREMOTEIO ? reply : d.msg);
+		return 1;
+	}
+	printf("%s: %s\n", ak.found, reply);
+	return 0;
+}

@@ -28,15 +28,45 @@ struct control_service {
 	char reply[CONTROL_REPLY_MAX];
 };
 
+enum arg_kind {
+	ARG_NONE,
+	ARG_RULE,
+	ARG_ID, /* a question's number; "approve" also takes "always" after it */
+};
+
 static const struct {
 	const char *word;
 	enum control_cmd cmd;
-	bool takes_rule;
+	enum arg_kind arg;
 } commands[] = {
-        {"allow", CONTROL_ALLOW, true},     {"block", CONTROL_BLOCK, true},
-        {"unallow", CONTROL_UNALLOW, true}, {"reset", CONTROL_RESET, false},
-        {"status", CONTROL_STATUS, false},  {"reload", CONTROL_RELOAD, false},
+        {"allow", CONTROL_ALLOW, ARG_RULE},     {"block", CONTROL_BLOCK, ARG_RULE},
+        {"unallow", CONTROL_UNALLOW, ARG_RULE}, {"reset", CONTROL_RESET, ARG_NONE},
+        {"status", CONTROL_STATUS, ARG_NONE},   {"reload", CONTROL_RELOAD, ARG_NONE},
+        {"pending", CONTROL_PENDING, ARG_NONE}, {"approve", CONTROL_APPROVE, ARG_ID},
+        {"deny", CONTROL_DENY, ARG_ID},
 };
+
+/* "ID" or, for approve, "ID always": a number from 1 to 999999999. */
+static int parse_id(struct control_request *r, const char *arg, size_t len, struct diag *d)
+{
+	size_t n = 0;
+	unsigned long v = 0;
+	while (n < len && n < 10 && arg[n] >= '0' && arg[n] <= '9')
+		v = v * 10 + (unsigned long)(arg[n++] - '0');
+	if (n == 0 || n > 9 || v == 0 || (n < len && arg[n] != ' '))
+		return diag_fail(d, -EINVAL, "expected a question's number, e.g. approve 3");
+	r->id = (unsigned)v;
+	while (n < len && arg[n] == ' ')
+		n++;
+	if (n == len)
+		return 0;
+	if (r->cmd == CONTROL_APPROVE && len - n == 6 && memcmp(arg + n, "always", 6) == 0) {
+		r->always = true;
+		return 0;
+	}
+	return diag_fail(d, -EINVAL, "unexpected '%.*s' after the question's number",
+	                 (int)(len - n > 32 ? 32 : len - n), arg + n);
+}
 
 int control_parse(const char *msg, size_t len, struct control_request *ret, struct diag *d)
 {
@@ -62,11 +92,13 @@ int control_parse(const char *msg, size_t len, struct control_request *ret, stru
 		if (strlen(commands[i].word) != word || memcmp(commands[i].word, msg, word) != 0)
 			continue;
 		ret->cmd = commands[i].cmd;
-		if (!commands[i].takes_rule && arg_len)
+		if (commands[i].arg == ARG_NONE && arg_len)
 			return diag_fail(d, -EINVAL, "'%s' takes no argument", commands[i].word);
-		if (commands[i].takes_rule && !arg_len)
+		if (commands[i].arg == ARG_RULE && !arg_len)
 			return diag_fail(d, -EINVAL, "'%s' needs a rule, e.g. %s api.example.com",
 			                 commands[i].word, commands[i].word);
+		if (commands[i].arg == ARG_ID)
+			return parse_id(ret, arg, arg_len, d);
 		if (arg_len > RULE_INPUT_MAX)
 			return diag_fail(d, -EINVAL, "rule longer than %d bytes", RULE_INPUT_MAX);
 		memcpy(ret->arg, arg, arg_len);
@@ -75,8 +107,8 @@ int control_parse(const char *msg, size_t len, struct control_request *ret, stru
 		return 0;
 	}
 	return diag_fail(d, -EINVAL,
-	                 "unknown command '%.*s'; expected allow, block, unallow, reset, status "
-	                 "or reload",
+	                 "unknown command '%.*s'; expected allow, block, unallow, reset, status, "
+	                 "reload, pending, approve or deny",
 	                 (int)(word > 32 ? 32 : word), msg);
 }
 

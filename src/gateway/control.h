@@ -9,6 +9,10 @@
  *   reset           remove every runtime rule
  *   status          the policy, runtime rules and counters
  *   reload          rebuild the policy from its files
+ *   pending         the questions open (approvals.h), one a line
+ *   approve ID      allow what question ID asks, for this run
+ *   approve ID always   ... and for later runs
+ *   deny ID         refuse it (and the same question, for this run)
  *
  * A reply is "ok", optionally followed by a newline and detail, or
  * "error: what went wrong".  The socket file is created mode 0600, and a peer
@@ -40,12 +44,17 @@ enum control_cmd {
 	CONTROL_RESET,
 	CONTROL_STATUS,
 	CONTROL_RELOAD,
+	CONTROL_PENDING,
+	CONTROL_APPROVE,
+	CONTROL_DENY,
 };
 
 struct control_request {
 	enum control_cmd cmd;
 	size_t arg_len;
 	char arg[RULE_INPUT_MAX + 1]; /* the RULE, NUL-terminated; "" for the others */
+	unsigned id;                  /* approve, deny: the question */
+	bool always;                  /* approve ID always */
 };
 
 /* Parse one request.  -EINVAL with `d` saying what is wrong. */

@@ -50,10 +50,12 @@ struct pending {
 	struct upstream_query *uq;
 	struct dns_query query;
 	struct addr client;
-	int udp_fd;              /* the listener to answer from, or -1 */
-	struct tcp_client *tcp;  /* or the connection */
-	size_t limit;            /* largest reply the client takes */
-	struct audit_record rec; /* filled as the query goes */
+	int udp_fd;                   /* the listener to answer from, or -1 */
+	struct tcp_client *tcp;       /* or the connection */
+	size_t limit;                 /* largest reply the client takes */
+	struct audit_record rec;      /* filled as the query goes */
+	struct approval_waiter *wait; /* held for an answer (approvals.h) */
+	bool asked;                   /* it was: decided for good now */
 };
 
 /* Replies made while a batch of datagrams is handled, sent with one
@@ -267,6 +269,7 @@ static void pending_free(struct pending *p)
 	struct dns_service *s = p->s;
 
 	upstream_cancel(p->uq);
+	approvals_cancel(p->wait);
 	policy_unref(p->policy);
 	if (p->tcp)
 		p->tcp->pending = NULL;
@@ -323,7 +326,8 @@ static void learn_addresses(struct dns_service *s, struct pending *p, const stru
 		}
 	}
 	if (n > 1)
-		AUDIT_SET(&p->rec, detail, "%u addresses", n);
+		AUDIT_SET(&p->rec, detail, "%s%s%u addresses", p->rec.detail,
+		          p->rec.detail[0] ? "; " : "", n);
 }
 
 static void relay(struct dns_service *s, struct pending *p, const uint8_t *msg, size_t len)
@@ -428,42 +432,56 @@ static bool answer_from_cache(struct dns_service *s, struct pending *p)
 	return true;
 }
 
-static void handle_query(struct dns_service *s, const uint8_t *raw, size_t len,
-                         const struct addr *client, int udp_fd, struct tcp_client *tcp)
+static void decide_query(struct dns_service *s, struct pending *p, int pr, const uint8_t *raw,
+                         size_t len);
+
+static void on_answered(void *ctx, enum approval_answer a)
+{
+	struct pending *p = ctx;
+	struct dns_service *s = p->s;
+
+	p->wait = NULL;
+	p->asked = true;
+	/* The answer may have changed the policy: decide under today's. */
+	policy_unref(p->policy);
+	p->policy = policy_slot_acquire(s->env.policy);
+	AUDIT_SET(&p->rec, detail, "held for an answer: %s", approval_answer_text(a));
+	decide_query(s, p, 0, NULL, 0);
+}
+
+/* Hold a query the policy refuses by its default, when approvals are on.
+ * true: held (on_answered finishes it). */
+static bool hold(struct dns_service *s, struct pending *p, const struct dns_query_verdict *v)
+{
+	char client[AUDIT_ADDR_SIZE];
+	bool denied;
+
+	if (!s->env.approvals || p->asked || v->action != DNS_QUERY_REFUSE || !v->by_policy ||
+	    v->decision.by != DECIDED_BY_DEFAULT)
+		return false;
+	addr_format(&p->client, client, sizeof(client));
+	p->wait =
+	        approvals_hold(s->env.approvals, p->query.question.name, p->query.question.name_len,
+	                       0, AUDIT_PROTO_DNS, client, on_answered, p, &denied);
+	if (!p->wait)
+		AUDIT_SET(&p->rec, detail, "%s",
+		          denied ? "denied earlier in this run"
+		                 : "not asked: too many questions open");
+	return p->wait != NULL;
+}
+
+/* Decide a parsed query (pr: dns_parse_query's result) and answer it, now
+ * or through the upstream.  `raw` is the client's message; NULL for a query
+ * that was held (it parsed, so no FORMERR needs its bytes). */
+static void decide_query(struct dns_service *s, struct pending *p, int pr, const uint8_t *raw,
+                         size_t len)
 {
 	struct dns_query_verdict v;
-	struct pending *p;
+	struct tcp_client *tcp = p->tcp;
 
-	s->stats.queries++;
-	if (!ratelimit_take(s->ratelimit, client, loop_now_ms(s->env.loop))) {
-		s->stats.rate_limited++;
-		note_throttled(s, &s->rate_note, "rate limit: queries dropped", client);
-		if (tcp)
-			tcp_resume(tcp);
-		return;
-	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		if (tcp)
-			tcp_fail(tcp);
-		return;
-	}
-	p->s = s;
-	p->udp_fd = udp_fd;
-	p->tcp = tcp;
-	p->client = *client;
-	p->policy = policy_slot_acquire(s->env.policy);
-	p->next = s->pending;
-	if (s->pending)
-		s->pending->prev = p;
-	s->pending = p;
-	if (tcp)
-		tcp->pending = p;
-
-	int pr = dns_parse_query(raw, len, &p->query, NULL);
 	dns_filter_query(p->policy, &s->config.filter, &p->query, pr, &v);
-	record_start(s, &p->rec, client, &p->query);
-	p->limit = reply_limit(&p->query, tcp != NULL);
+	if (hold(s, p, &v))
+		return;
 	if (v.by_policy)
 		audit_set_decision(&p->rec, p->policy, &v.decision);
 	if (v.action != DNS_QUERY_FORWARD && v.action != DNS_QUERY_REFUSE)
@@ -509,6 +527,43 @@ static void handle_query(struct dns_service *s, const uint8_t *raw, size_t len,
 		break;
 	}
 	pending_free(p);
+}
+
+static void handle_query(struct dns_service *s, const uint8_t *raw, size_t len,
+                         const struct addr *client, int udp_fd, struct tcp_client *tcp)
+{
+	struct pending *p;
+
+	s->stats.queries++;
+	if (!ratelimit_take(s->ratelimit, client, loop_now_ms(s->env.loop))) {
+		s->stats.rate_limited++;
+		note_throttled(s, &s->rate_note, "rate limit: queries dropped", client);
+		if (tcp)
+			tcp_resume(tcp);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		if (tcp)
+			tcp_fail(tcp);
+		return;
+	}
+	p->s = s;
+	p->udp_fd = udp_fd;
+	p->tcp = tcp;
+	p->client = *client;
+	p->policy = policy_slot_acquire(s->env.policy);
+	p->next = s->pending;
+	if (s->pending)
+		s->pending->prev = p;
+	s->pending = p;
+	if (tcp)
+		tcp->pending = p;
+
+	int pr = dns_parse_query(raw, len, &p->query, NULL);
+	record_start(s, &p->rec, client, &p->query);
+	p->limit = reply_limit(&p->query, tcp != NULL);
+	decide_query(s, p, pr, raw, len);
 }
 
 static void flush_batch(struct dns_service *s)

@@ -30,6 +30,7 @@
 #include "dns/addrmap.h"
 #include "dns/filter.h"
 #include "dns/upstream.h"
+#include "gateway/approvals.h"
 #include "log/audit.h"
 #include "net/loop.h"
 #include "policy/policy.h"
@@ -58,6 +59,10 @@ struct dns_service_env {
 	const char *sandbox;        /* for the log; may be "" */
 	dns_emit_fn *emit;
 	void *emit_ctx;
+	/* Borrowed; NULL: none.  A query for a name the policy refuses by its
+	 * default is held until someone answers (approvals.h), then decided
+	 * again under the policy of that moment. */
+	struct approvals *approvals;
 };
 
 struct dns_stats {

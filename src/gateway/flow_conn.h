@@ -60,6 +60,7 @@ enum conn_kind {
 enum conn_state {
 	CONN_HEAD,    /* the client's request head; deadline head_timeout_ms from accept */
 	CONN_PEEK,    /* the client's first bytes, peeked (transparent flows, CONNECT tunnels) */
+	CONN_ASK,     /* held until someone answers (approvals.h); client not read */
 	CONN_RESOLVE, /* the resolver; client not read */
 	CONN_CONNECT, /* a connect to dest.addrs[next_addr - 1]; client not read */
 	CONN_RELAY,   /* the relay owns both fds; it has its own idle timer */
@@ -113,6 +114,10 @@ struct conn {
 	 * change re-decides it (flow_check.h). */
 	bool decided;
 	struct flow_key key;
+	/* ASK: the question it waits on; `asked`: it has been held once, and
+	 * is decided for good now. */
+	struct approval_waiter *ask;
+	bool asked;
 	struct audit_record rec; /* the request's record, reused for its CLOSE */
 };
 
@@ -160,6 +165,10 @@ void conn_refuse(struct conn *c, int status, const char *body);
 void conn_start_relay(struct conn *c);
 /* Dial the next of hs->dest's addresses; none left: refused (502/504). */
 void conn_dial_next(struct conn *c);
+/* With approvals on, hold a request the policy refused by its default:
+ * true when held (ASK); `resume` decides it again once answered. */
+bool conn_hold(struct conn *c, const char *name, size_t len, uint16_t port,
+               approval_resume_fn *resume);
 
 /* ---- flow_peek.c ---------------------------------------------------------------- */
 

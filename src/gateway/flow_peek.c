@@ -31,6 +31,7 @@
 /* ---- the first bytes: transparent flows and CONNECT tunnels ----------------- */
 
 static void on_check_resolved(void *ctx, const struct resolver_result *res);
+static void on_flow_answered(void *ctx, enum approval_answer a);
 
 /* A flow_check result for this flow: refuse, resolve to check, or go on
  * (dial the original destination; relay a tunnel). */
@@ -68,6 +69,14 @@ static void apply_flow_result(struct conn *c, const struct flow_result *fr)
 		if (conn_go_state(c, CONN_RESOLVE) < 0)
 			conn_free(c);
 		return;
+	}
+	if (fr->verdict == FLOW_REFUSE && !hs->tunnel && fr->has_name &&
+	    fr->refusal == FLOW_REFUSAL_NAME && fr->decision.by == DECIDED_BY_DEFAULT) {
+		/* Held for an answer, on the name it carries. */
+		hs->check_len = fr->name_len;
+		memcpy(hs->check_name, fr->name, fr->name_len + 1);
+		if (conn_hold(c, fr->name, fr->name_len, addr_port(&c->key.dest), on_flow_answered))
+			return;
 	}
 	if (fr->verdict == FLOW_REFUSE) {
 		if (hs->tunnel)
@@ -158,6 +167,21 @@ static void on_check_resolved(void *ctx, const struct resolver_result *res)
 		                     res->status == RESOLVER_OK ? res->addrs : NULL,
 		                     res->status == RESOLVER_OK ? res->n : 0);
 	hs->checking = false;
+	apply_flow_result(c, &fr);
+}
+
+/* A held flow, answered: its name decided again under the policy of now. */
+static void on_flow_answered(void *ctx, enum approval_answer a)
+{
+	struct conn *c = ctx;
+	struct head_state *hs = c->hs;
+	struct flow_result fr;
+
+	c->ask = NULL;
+	c->asked = true;
+	AUDIT_SET(&c->rec, detail, "held for an answer: %s", approval_answer_text(a));
+	flow_decide_name(c->policy, c->s->env.addrmap, loop_now_ms(c->s->env.loop), hs->check_name,
+	                 hs->check_len, &c->key.dest, &fr);
 	apply_flow_result(c, &fr);
 }
 

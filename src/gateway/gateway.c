@@ -17,6 +17,7 @@
 struct runtime_rule {
 	enum action action;
 	struct rule rule;
+	bool approved; /* an answer to a question (approvals.h), not the control socket's allow */
 };
 
 struct gateway {
@@ -30,6 +31,7 @@ struct gateway {
 	struct log_writer *log;
 	struct dns_service *dns;
 	struct proxy_service *proxy;
+	struct approvals *approvals;
 	struct loop_timer *sweep;
 };
 
@@ -80,6 +82,10 @@ static void on_sweep(struct loop *loop, struct loop_timer *t, void *data)
 }
 
 static control_handler on_control;
+static void on_asked(void *ctx, const struct approval_question *q);
+static int on_answered(void *ctx, const struct approval_question *q, enum approval_answer a,
+                       struct diag *d);
+static void on_settled(void *ctx, const struct approval_question *q, enum approval_answer a);
 
 /* Bind UDP and TCP on one address and hand both to the DNS service. */
 static int listen_dns(struct gateway *g, const struct addr *a, struct diag *d)
@@ -159,6 +165,7 @@ static int start_dns(struct gateway *g, struct diag *d)
 	        .sandbox = c->sandbox,
 	        .emit = emit,
 	        .emit_ctx = g,
+	        .approvals = g->approvals,
 	};
 	return dns_service_new(&env, &c->dns, &g->dns, d);
 }
@@ -176,6 +183,7 @@ static int start_proxy(struct gateway *g, struct diag *d)
 	        .sandbox = c->sandbox,
 	        .emit = emit,
 	        .emit_ctx = g,
+	        .approvals = g->approvals,
 	};
 	struct proxy_service_config pc = c->proxy;
 	pc.upstream = c->dns.upstream;
@@ -234,6 +242,17 @@ int gateway_new(struct loop *loop, const struct gateway_config *c, struct policy
 	r = log_writer_open(c->log_path, c->log_max_bytes, c->log_keep, &g->log, d);
 	if (r < 0)
 		return r;
+	if (c->ask) {
+		struct approvals_owner owner = {
+		        .asked = on_asked,
+		        .answered = on_answered,
+		        .settled = on_settled,
+		        .ctx = g,
+		};
+		g->approvals = approvals_new(loop, &c->approvals, &owner);
+		if (!g->approvals)
+			return diag_fail(d, -ENOMEM, "out of memory");
+	}
 
 	r = start_dns(g, d);
 	if (r < 0)
@@ -286,8 +305,10 @@ void gateway_free(struct gateway *g)
 	for (size_t i = 0; i < g->config.n_sockets; i++)
 		if (g->config.sockets[i].fd >= 0)
 			close(g->config.sockets[i].fd);
+	/* The services first: their held requests leave the approvals. */
 	dns_service_free(g->dns);
 	proxy_service_free(g->proxy);
+	approvals_free(g->approvals);
 	loop_timer_cancel(g->sweep);
 	addrmap_free(g->addrmap);
 	policy_slot_replace(&g->policy, NULL);
@@ -323,10 +344,14 @@ int gateway_reload(struct gateway *g, const char *why, struct diag *d)
 	r = g->config.load_policy(g->config.load_policy_ctx, b, d);
 	if (r < 0)
 		return r;
+	uint32_t approved;
 	r = policy_builder_origin(b, "runtime (control socket)", &origin);
+	if (r == 0)
+		r = policy_builder_origin(b, "approved at run time", &approved);
 	for (size_t i = 0; r == 0 && i < g->n_runtime; i++) {
 		(void)policy_builder_remove(b, &g->runtime[i].rule); /* runtime wins */
-		r = policy_builder_add(b, g->runtime[i].action, &g->runtime[i].rule, origin, 0);
+		r = policy_builder_add(b, g->runtime[i].action, &g->runtime[i].rule,
+		                       g->runtime[i].approved ? approved : origin, 0);
 	}
 	if (r < 0)
 		return diag_fail(d, r, "cannot add the runtime rules: %s", strerror(-r));
@@ -404,6 +429,101 @@ static int status(struct gateway *g, char *out, size_t size)
 	return 0;
 }
 
+/* ---- approvals ------------------------------------------------------------ */
+
+static void question_text(const struct approval_question *q, char *buf, size_t size)
+{
+	if (q->port)
+		snprintf(buf, size, "%s:%u", q->name, q->port);
+	else
+		snprintf(buf, size, "%s", q->name);
+}
+
+static void on_asked(void *ctx, const struct approval_question *q)
+{
+	struct gateway *g = ctx;
+	char text[NAME_BUF_SIZE + 8];
+
+	question_text(q, text, sizeof(text));
+	gateway_note(g, "question %u: %s (%s from %s) held for an answer", q->id, text,
+	             audit_proto_name(q->proto) ?: "-", q->client);
+	if (g->config.ask_prompt)
+		g->config.ask_prompt(g->config.ask_ctx, q);
+}
+
+/* Make the policy allow what the question asks: a runtime rule for this
+ * run, or the sandbox's rule file for every run. */
+static int on_answered(void *ctx, const struct approval_question *q, enum approval_answer a,
+                       struct diag *d)
+{
+	struct gateway *g = ctx;
+	char text[NAME_BUF_SIZE + 8], why[NAME_BUF_SIZE + 64];
+	struct rule rule;
+	int r;
+
+	question_text(q, text, sizeof(text));
+	r = rule_parse(text, strlen(text), &rule, d);
+	if (r < 0)
+		return r;
+	snprintf(why, sizeof(why), "approved %s (question %u)", text, q->id);
+	if (a == APPROVAL_ALWAYS && g->config.ask_keep) {
+		r = g->config.ask_keep(g->config.ask_ctx, text, d);
+		if (r == 0)
+			r = gateway_reload(g, why, d);
+	} else {
+		ssize_t at = find_runtime(g, &rule);
+		if (at >= 0) {
+			g->runtime[at].action = ACTION_ALLOW;
+			g->runtime[at].approved = true;
+		} else {
+			if (g->n_runtime == GATEWAY_MAX_RUNTIME)
+				return diag_fail(d, -E2BIG, "already %d runtime rules",
+				                 GATEWAY_MAX_RUNTIME);
+			struct runtime_rule *rt =
+			        reallocarray(g->runtime, g->n_runtime + 1, sizeof(*g->runtime));
+			if (!rt)
+				return diag_fail(d, -ENOMEM, "out of memory");
+			g->runtime = rt;
+			g->runtime[g->n_runtime++] =
+			        (struct runtime_rule){ACTION_ALLOW, rule, true};
+		}
+		r = gateway_reload(g, why, d);
+		if (r < 0 && at < 0)
+			g->n_runtime--;
+	}
+	if (r == 0) {
+		struct audit_record rec;
+		audit_record_init(&rec, AUDIT_EVENT_DECISION, AUDIT_PROTO_CONTROL);
+		snprintf(rec.sandbox, sizeof(rec.sandbox), "%s", g->config.sandbox);
+		rec.verdict = AUDIT_VERDICT_ALLOW;
+		AUDIT_SET(&rec, rule, "%s", text);
+		AUDIT_SET(&rec, origin, "question %u", q->id);
+		AUDIT_SET(&rec, detail, "%s", approval_answer_text(a));
+		emit(g, &rec);
+	}
+	return r;
+}
+
+static void on_settled(void *ctx, const struct approval_question *q, enum approval_answer a)
+{
+	struct gateway *g = ctx;
+	if (a == APPROVAL_TIMEOUT)
+		gateway_note(g, "question %u: no answer in time, refused", q->id);
+	if (g->config.ask_settled)
+		g->config.ask_settled(g->config.ask_ctx, q, a);
+}
+
+int gateway_answer(struct gateway *g, unsigned id, enum approval_answer a, struct diag *d)
+{
+	if (!g->approvals)
+		return diag_fail(d, -EOPNOTSUPP,
+		                 "this sandbox asks nothing: start it with --ask to be asked");
+	int r = approvals_answer(g->approvals, id, a, d);
+	if (r == 0 && a == APPROVAL_DENY)
+		gateway_note(g, "question %u: denied", id);
+	return r;
+}
+
 static int on_control(void *ctx, const struct control_request *req, char *out, size_t size,
                       struct diag *d)
 {
@@ -418,6 +538,23 @@ static int on_control(void *ctx, const struct control_request *req, char *out, s
 
 	if (req->cmd == CONTROL_STATUS)
 		return status(g, out, size);
+	if (req->cmd == CONTROL_PENDING) {
+		if (!g->approvals)
+			return diag_fail(
+			        d, -EOPNOTSUPP,
+			        "this sandbox asks nothing: start it with --ask to be asked");
+		approvals_list(g->approvals, out, size);
+		return 0;
+	}
+	if (req->cmd == CONTROL_APPROVE || req->cmd == CONTROL_DENY) {
+		enum approval_answer a = req->cmd == CONTROL_DENY ? APPROVAL_DENY
+		                         : req->always            ? APPROVAL_ALWAYS
+		                                                  : APPROVAL_ONCE;
+		r = gateway_answer(g, req->id, a, d);
+		if (r == 0)
+			snprintf(out, size, "question %u: %s", req->id, approval_answer_text(a));
+		return r;
+	}
 	if (req->cmd == CONTROL_RELOAD) {
 		r = gateway_reload(g, "reload: control socket", d);
 		if (r == 0)
@@ -448,7 +585,7 @@ static int on_control(void *ctx, const struct control_request *req, char *out, s
 		if (!rt)
 			return diag_fail(d, -ENOMEM, "out of memory");
 		g->runtime = rt;
-		g->runtime[g->n_runtime++] = (struct runtime_rule){action, rule};
+		g->runtime[g->n_runtime++] = (struct runtime_rule){action, rule, false};
 		break;
 	}
 	case CONTROL_UNALLOW:
@@ -465,6 +602,9 @@ static int on_control(void *ctx, const struct control_request *req, char *out, s
 		break;
 	case CONTROL_STATUS:
 	case CONTROL_RELOAD:
+	case CONTROL_PENDING:
+	case CONTROL_APPROVE:
+	case CONTROL_DENY:
 		break;
 	}
 

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gateway/approvals.h"
 #include "gateway/dns_service.h"
 #include "gateway/proxy_service.h"
 #include "log/writer.h"
@@ -78,6 +79,19 @@ struct gateway_config {
 	const char *control_path;       /* the control socket (control.h); NULL: none */
 	gateway_policy_fn *load_policy; /* NULL: the first policy is the only one */
 	void *load_policy_ctx;
+	/* Approvals (`airlock run --ask`, approvals.h): requests the policy
+	 * refuses by its default are held until answered through the control
+	 * socket (pending, approve ID [always], deny ID) or by whoever
+	 * `ask_prompt` shows the question to.  An approval adds NAME[:PORT] as a
+	 * runtime allow rule; "always" hands it to `ask_keep` (the sandbox's
+	 * rule file) instead, or also makes it a runtime rule when that is
+	 * NULL. */
+	bool ask;
+	struct approvals_config approvals;
+	void (*ask_prompt)(void *ctx, const struct approval_question *q);
+	void (*ask_settled)(void *ctx, const struct approval_question *q, enum approval_answer a);
+	int (*ask_keep)(void *ctx, const char *rule, struct diag *d);
+	void *ask_ctx;
 };
 
 void gateway_config_default(struct gateway_config *c);
@@ -108,6 +122,10 @@ int gateway_reload(struct gateway *g, const char *why, struct diag *d);
 /* Write a record made elsewhere (a packet the sandbox's firewall dropped)
  * to the audit log, with this gateway's sandbox name. */
 void gateway_log(struct gateway *g, struct audit_record *r);
+
+/* Answer an open question (the terminal's prompt): as the control socket's
+ * approve/deny.  0, or -ENOENT when it is not open (`d` says so). */
+int gateway_answer(struct gateway *g, unsigned id, enum approval_answer a, struct diag *d);
 
 /* Log a note (a reload that failed, a listener error...). */
 void gateway_note(struct gateway *g, const char *fmt, ...) _printf_(2, 3);

@@ -20,13 +20,18 @@
 #include "proxy/http_head.h"
 #include "proxy/tls_hello.h"
 
+/* How long a held connection may wait, whatever its question's deadline:
+ * a day.  Only a guard: approvals.h resumes it long before. */
+#define ASK_GUARD_MS (24u * 3600 * 1000)
+
 /* Legal transitions: from -> bit set of destinations.  RELAY and LINGER
  * end with the connection freed; so does a refusal by reset, from any
  * state. */
 static const unsigned transitions[CONN_N_STATES] = {
-        [CONN_HEAD] = 1u << CONN_RESOLVE | 1u << CONN_CONNECT | 1u << CONN_LINGER,
-        [CONN_PEEK] =
-                1u << CONN_RESOLVE | 1u << CONN_CONNECT | 1u << CONN_RELAY | 1u << CONN_LINGER,
+        [CONN_HEAD] = 1u << CONN_ASK | 1u << CONN_RESOLVE | 1u << CONN_CONNECT | 1u << CONN_LINGER,
+        [CONN_PEEK] = 1u << CONN_ASK | 1u << CONN_RESOLVE | 1u << CONN_CONNECT | 1u << CONN_RELAY |
+                      1u << CONN_LINGER,
+        [CONN_ASK] = 1u << CONN_RESOLVE | 1u << CONN_CONNECT | 1u << CONN_RELAY | 1u << CONN_LINGER,
         [CONN_RESOLVE] = 1u << CONN_CONNECT | 1u << CONN_RELAY | 1u << CONN_LINGER,
         [CONN_CONNECT] = 1u << CONN_PEEK | 1u << CONN_RELAY | 1u << CONN_LINGER,
 };
@@ -102,6 +107,7 @@ void conn_free(struct conn *c)
 	struct loop *loop = s->env.loop;
 
 	resolver_cancel(c->lookup);
+	approvals_cancel(c->ask);
 	relay_free(c->relay);
 	if (c->fd >= 0) {
 		(void)watch_client(c, 0);
@@ -171,6 +177,13 @@ int conn_go_state(struct conn *c, enum conn_state to)
 		c->hs->peek_start_ms = loop_now_ms(c->s->env.loop);
 		loop_timer_reset(c->timer, cfg->peek_timeout_ms);
 		return watch_client(c, LOOP_READ);
+	case CONN_ASK:
+		/* The question has its own deadline (approvals.h), after which
+		 * the request is resumed and refused; this timer must only not
+		 * fire first. */
+		(void)watch_client(c, 0);
+		loop_timer_reset(c->timer, ASK_GUARD_MS);
+		break;
 	case CONN_RESOLVE:
 		(void)watch_client(c, 0);
 		loop_timer_reset(c->timer, c->s->resolve_guard_ms);
@@ -539,7 +552,47 @@ static void on_resolved(void *ctx, const struct resolver_result *res)
 	reject(c, 502, body);
 }
 
+/* ---- held requests ------------------------------------------------------------ */
+
+bool conn_hold(struct conn *c, const char *name, size_t len, uint16_t port,
+               approval_resume_fn *resume)
+{
+	struct approvals *a = c->s->env.approvals;
+	char client[AUDIT_ADDR_SIZE];
+	bool denied;
+
+	if (!a || c->asked)
+		return false;
+	addr_format(&c->peer, client, sizeof(client));
+	c->ask = approvals_hold(a, name, len, port, c->rec.proto, client, resume, c, &denied);
+	if (!c->ask) {
+		AUDIT_SET(&c->rec, detail, "%s",
+		          denied ? "denied earlier in this run"
+		                 : "not asked: too many questions open");
+		return false;
+	}
+	if (conn_go_state(c, CONN_ASK) < 0) {
+		approvals_cancel(TAKE_PTR(c->ask));
+		return false;
+	}
+	return true;
+}
+
 /* ---- the request head ------------------------------------------------------------ */
+
+static void decide(struct conn *c);
+
+/* A held proxy request, answered: decided again under the policy of now
+ * (policy_changed gave the connection the snapshot the answer made). */
+static void on_request_answered(void *ctx, enum approval_answer a)
+{
+	struct conn *c = ctx;
+
+	c->ask = NULL;
+	c->asked = true;
+	AUDIT_SET(&c->rec, detail, "held for an answer: %s", approval_answer_text(a));
+	decide(c);
+}
 
 static void decide(struct conn *c)
 {
@@ -574,6 +627,9 @@ static void decide(struct conn *c)
 	}
 
 	policy_decide(c->policy, t, &dec);
+	if (dec.verdict != ACTION_ALLOW && dec.by == DECIDED_BY_DEFAULT && !t->is_addr &&
+	    conn_hold(c, t->name, t->name_len, t->port, on_request_answered))
+		return;
 	audit_set_decision(&c->rec, c->policy, &dec);
 	bool addr_needs_cidr =
 	        t->is_addr && dec.verdict == ACTION_ALLOW && dec.by != DECIDED_BY_RULE;
@@ -679,6 +735,7 @@ static void on_client(struct loop *loop, int fd, uint32_t events, void *data)
 	case CONN_LINGER:
 		drain(c);
 		break;
+	case CONN_ASK:
 	case CONN_RESOLVE:
 	case CONN_CONNECT:
 	case CONN_RELAY:
@@ -705,6 +762,12 @@ static void on_timer(struct loop *loop, struct loop_timer *t, void *data)
 		break;
 	case CONN_PEEK:
 		conn_peek_timeout(c);
+		break;
+	case CONN_ASK:
+		approvals_cancel(TAKE_PTR(c->ask));
+		AUDIT_SET(&c->rec, detail, "504: held for an answer longer than %u ms",
+		          ASK_GUARD_MS);
+		conn_refuse(c, 504, "airlock: nobody answered in time.\n");
 		break;
 	case CONN_RESOLVE:
 		resolver_cancel(TAKE_PTR(c->lookup));

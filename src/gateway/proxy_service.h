@@ -116,6 +116,7 @@
 
 #include "dns/addrmap.h"
 #include "dns/upstream.h"
+#include "gateway/approvals.h"
 #include "log/audit.h"
 #include "net/loop.h"
 #include "policy/policy.h"
@@ -145,6 +146,10 @@ struct proxy_service_env {
 	const char *sandbox;        /* for the log; may be "" */
 	proxy_emit_fn *emit;
 	void *emit_ctx;
+	/* Borrowed; NULL: none.  A request or redirected flow naming a host the
+	 * policy refuses by its default is held (state ASK, the client not
+	 * read) until someone answers (approvals.h), then decided again. */
+	struct approvals *approvals;
 };
 
 struct proxy_stats {

@@ -409,6 +409,80 @@ def runtime_allow_applies_and_persists(run, net):
     return p
 
 
+# -- --ask ------------------------------------------------------------------------
+
+def wait_question(run, name, timeout=8):
+    """The open questions of sandbox `name`: [(id, what, proto)], once there is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = run.airlock("pending", "--name", name).stdout
+        qs = [line.split()[1:4] for line in out.splitlines() if line.startswith(name + " ")]
+        if qs:
+            return [(int(q[0]), q[1], q[2]) for q in qs]
+        time.sleep(0.1)
+    return []
+
+
+def ask_approve_deny_timeout(run, net):
+    p = []
+    # Approved once: the held CONNECT goes through; nothing reached the
+    # origin before the answer.
+    proc = run.popen(["--profile", "strict", "--name", "ask", "--ask"],
+                     curl(net, "https://www.blocked.test/", "-o", "/dev/null"),
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    qs = wait_question(run, "ask")
+    expect(p, qs and qs[0][1:] == ("www.blocked.test:443", "connect"), f"asked: {qs}")
+    expect(p, not origin_saw(net, "www.blocked.test"), "held: nothing sent before the answer")
+    if qs:
+        r = run.airlock("approve", str(qs[0][0]))
+        expect(p, r.returncode == 0 and "ask" in r.stdout, f"approve: {r.stdout} {r.stderr}")
+    out, err = proc.communicate(timeout=20)
+    expect(p, proc.returncode == 0, f"curl after approve: {proc.returncode} {err.decode()}")
+    expect(p, origin_saw(net, "www.blocked.test"), "the origin saw it after the approve")
+    log = run.log("ask")
+    expect(p, find(log, proto="connect", name="www.blocked.test", verdict="allow",
+                   rule="www.blocked.test:443", origin="approved at run time"),
+           "allowed by the approved rule")
+    # Denied: refused, and the same question is not asked again.
+    proc = run.popen(["--profile", "strict", "--name", "ask", "--ask"],
+                     ["sh", "-c", " ".join(curl(net, "https://edge.cdnhost.test/")) + "; " +
+                      " ".join(curl(net, "https://edge.cdnhost.test/"))],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    qs = wait_question(run, "ask")
+    if qs:
+        r = run.airlock("deny", "--name", "ask", str(qs[0][0]))
+        expect(p, r.returncode == 0, f"deny: {r.stderr}")
+    out, err = proc.communicate(timeout=20)
+    expect(p, err.decode().count("403") == 2, f"both refused: {err.decode()}")
+    expect(p, find(run.log("ask"), name="edge.cdnhost.test", verdict="block",
+                   detail="denied earlier in this run"), "the second not asked again")
+    # No answer: refused after the timeout.
+    t0 = time.monotonic()
+    r = run.run(["--profile", "strict", "--name", "ask", "--ask", "--ask-timeout", "1"],
+                curl(net, "https://api.allowed.test.invalid/"))
+    expect(p, "403" in r.stderr and 0.8 < time.monotonic() - t0 < 6,
+           f"timed out into a refusal: {r.stderr.strip()} after {time.monotonic() - t0:.1f}s")
+    # An explicit block is never asked about.
+    r = run.run(["--profile", "strict", "--block", "www.blocked.test", "--name", "ask", "--ask",
+                 "--ask-timeout", "30"], curl(net, "https://www.blocked.test/"))
+    expect(p, "403" in r.stderr, f"explicit block refused at once: {r.stderr.strip()}")
+    # DNS is held too, and `always` keeps the rule.
+    proc = run.popen(["--profile", "strict", "--name", "ask", "--ask"],
+                     ["dig", "+short", "+tries=1", "+time=8", "cdn.allowed.test.example"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    qs = wait_question(run, "ask")
+    expect(p, qs and qs[0][1:] == ("cdn.allowed.test.example", "dns"), f"DNS asked: {qs}")
+    if qs:
+        run.airlock("approve", "--always", str(qs[0][0]))
+    proc.communicate(timeout=20)
+    rules = os.path.join(run.state["root"], "run", "ask", "rules", "allowed-domains")
+    with open(rules) as f:
+        expect(p, "cdn.allowed.test.example\n" in f.read(), "always: kept in allowed-domains")
+    expect(p, ("cdn.allowed.test.example", "A", "udp") in net.dns_log(),
+           "the approved query went upstream")
+    return p
+
+
 # -- rootless ---------------------------------------------------------------------
 
 def rootless_sandbox_as_nobody(run, net):
@@ -450,6 +524,7 @@ CASES = [
     ("signals-are-forwarded", signals_are_forwarded),
     ("kill-leaves-nothing", kill_leaves_nothing),
     ("runtime-allow-applies-and-persists", runtime_allow_applies_and_persists),
+    ("ask-approve-deny-timeout", ask_approve_deny_timeout),
     ("rootless-sandbox-as-nobody", rootless_sandbox_as_nobody),
 ]
 
