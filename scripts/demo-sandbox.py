@@ -1,20 +1,22 @@
 #!/usr/bin/env python3
-"""The demo's second half: a sandbox in a simulated internet, live.
+"""The demo's second half: `airlock run` in a simulated internet, live.
 
 Usage: demo-sandbox.py AIRLOCK_BINARY   (as root)
 
-Builds the simulated internet of tests/integration/netsim.py (three network
-namespaces on 198.18.0.0/15: a client, the gateway, and an internet with a
-DNS server and HTTP/HTTPS origins), runs `airlock gateway` in the gateway
-namespace, and makes it the client's only way out with one nftables table
-there: every TCP flow from the client is redirected to the transparent
-listener, every port-53 packet to the DNS listener, and everything else is
-dropped and counted.  Then, from the client, a program that knows nothing
-of airlock (no proxy variables) fetches an allowed and a blocked site, asks
-another resolver, opens a raw connection and sends UDP; the audit log and
-the drop counter show what happened.  Everything is torn down at the end.
+Builds the simulated internet of tests/integration/netsim.py (network
+namespaces on 198.18.0.0/15: a DNS server, HTTP/HTTPS origins and an echo
+host), then runs commands under `airlock run` from the namespace that
+routes to it, the way a user runs a build or an agent: each command gets
+namespaces of its own with only a loopback interface, and its only way out
+is airlock's gateway.  Programs that know nothing of airlock (curl told to
+ignore the proxy, dig asking another resolver, a raw socket, UDP) are
+filtered all the same; a rule added from outside applies while the
+sandbox runs; the audit log says what happened and why.  Everything is torn
+down at the end.  The demo doubles as a test: it fails if the sandbox did
+not behave as it says.
 """
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -25,71 +27,57 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 import netsim  # noqa: E402
 
 A = netsim.ADDR
-NFT = f"""
-table inet airlock_demo {{
-    chain prerouting {{
-        type nat hook prerouting priority dstnat; policy accept;
-        iifname "lan0" meta l4proto {{ tcp, udp }} th dport 53 redirect to :53
-        iifname "lan0" meta l4proto tcp redirect to :3129
-    }}
-    chain input {{
-        type filter hook input priority filter; policy accept;
-        iifname "lan0" ct state established,related accept
-        iifname "lan0" meta l4proto {{ tcp, udp }} th dport 53 accept
-        iifname "lan0" tcp dport 3129 accept
-        iifname "lan0" counter name "dropped" drop
-    }}
-    chain forward {{
-        type filter hook forward priority filter; policy drop;
-        counter name "dropped"
-    }}
-    counter dropped {{ }}
-}}
-"""
-
 BOLD, DIM, OFF = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
+POLICY = ["--profile", "strict", "--allow", ".allowed.test", "--name", "demo"]
+
+RAW = r"""
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], 7), timeout=3)
+    s.sendall(b"secret")
+    print("echoed:", s.recv(100))
+except OSError as e:
+    print("raw TCP connection refused:", e)
+"""
+UDP = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+try:
+    s.sendto(b"secret over UDP", (sys.argv[1], 7))
+    print("answered:", s.recv(100))
+except OSError as e:
+    print("UDP datagram dropped:", e)
+"""
 
 
 def say(text):
     print(f"\n{BOLD}{text}{OFF}", flush=True)
 
 
-def client(net, shown, cmd, keep=None, timeout=15):
-    """Runs cmd in the client namespace, showing it as `shown` and its output
-    (only the lines containing `keep`, if given)."""
-    print(f"{DIM}sandbox${OFF} {shown}", flush=True)
-    p = net.client.run(cmd, timeout=timeout)
-    out = (p.stdout + p.stderr).strip()
-    if keep:
-        out = "\n".join(line for line in out.splitlines() if keep in line)
-    for line in out.splitlines()[:6]:
-        print("    " + line)
-    if not out:
-        print(f"    (exit {p.returncode})")
-    return p
+class Demo:
+    def __init__(self, net, binary):
+        self.net, self.binary = net, binary
+        self.env = netsim.clean_env()
+        self.env["AIRLOCK_STATE_DIR"] = os.path.join(net.tmpdir, "state")
 
+    def airlock(self, args, shown=None, keep=None, timeout=30):
+        """Runs `airlock ARGS` where the user would, printing it and its output."""
+        print(f"{DIM}${OFF} airlock {shown or ' '.join(shlex.quote(a) for a in args)}",
+              flush=True)
+        p = self.net.gateway.run([self.binary, *args], timeout=timeout, env=self.env)
+        out = (p.stdout + p.stderr).strip()
+        if keep:
+            out = "\n".join(line for line in out.splitlines() if any(k in line for k in keep))
+        for line in out.splitlines()[:8]:
+            print("    " + line)
+        if not out:
+            print(f"    (exit {p.returncode})")
+        return p
 
-RAW = r"""
-import socket, sys
-s = socket.socket()
-s.settimeout(3)
-try:
-    s.connect((sys.argv[1], 7))
-    s.sendall(b"secret")
-    print("echoed:", s.recv(100))
-except OSError as e:
-    print("connection refused by the gateway:", e)
-"""
-UDP = r"""
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(2)
-s.sendto(b"secret over UDP", (sys.argv[1], 7))
-try:
-    print("answered:", s.recv(100))
-except OSError:
-    print("no answer: the datagram was dropped")
-"""
+    def sandboxed(self, cmd, shown, **kw):
+        args = ["run", "--upstream", A.dns, *POLICY, "--", *cmd]
+        return self.airlock(args, f"run {' '.join(POLICY)} -- {shown}", **kw)
 
 
 def main():
@@ -97,62 +85,63 @@ def main():
         print("demo-sandbox: needs root (it builds network namespaces); skipped")
         return 77  # Meson's "skipped"
     binary = os.path.abspath(sys.argv[1])
-    with netsim.Internet(forward=False, resolver=A.gateway) as net:
-        log = os.path.join(net.tmpdir, "audit.log")
-        policy = ["--profile", "strict", "--allow", ".allowed.test"]
-        say("A simulated internet: client 198.18.1.2 -> gateway 198.18.1.1 -> "
-            "DNS 198.18.0.10, web 198.18.0.20 (allowed.test, blocked.test), echo 198.18.0.30")
-        print(f"$ airlock gateway {' '.join(policy)} \\\n"
-              f"      --listen-dns {A.gateway}:53 --listen-transparent {A.gateway}:3129 \\\n"
-              f"      --upstream {A.dns} --log audit.log    # in the gateway namespace")
-        gw = net.gateway.popen([binary, "gateway", *policy,
-                                "--listen-dns", f"{A.gateway}:53",
-                                "--listen-transparent", f"{A.gateway}:3129",
-                                "--upstream", A.dns, "--log", log, "--name", "demo"])
-        net.gateway.wait_port(A.gateway, 3129)
-        p = net.gateway.run(["nft", "-f", "-"], input=NFT, timeout=10)
-        if p.returncode:
-            print(f"demo-sandbox: nftables is not usable here: {p.stderr.strip()}")
-            return 1
-        print("$ nft -f airlock.nft    # client TCP -> transparent listener, port 53 -> DNS, "
-              "the rest dropped")
+    with netsim.Internet(forward=False) as net:
+        d = Demo(net, binary)
+        curl = ["curl", "-sS", "--max-time", "5", "--cacert", net.ca_file]
+        say("A simulated internet: DNS 198.18.0.10, web 198.18.0.20 (allowed.test, "
+            "blocked.test, www.blocked.test), echo 198.18.0.30.  Each command below runs "
+            "in a sandbox of its own: new namespaces, only a loopback interface.")
 
-        say("1. An allowed site, fetched by a program that knows nothing of airlock:")
-        allowed = client(net, "curl https://allowed.test/",
-               ["curl", "-sS", "--max-time", "5", "--cacert", net.ca_file,
-                "https://allowed.test/"])
-        say("2. A site the policy does not allow:")
-        client(net, "curl https://blocked.test/",
-               ["curl", "-sS", "--max-time", "5", "--cacert", net.ca_file,
-                "https://blocked.test/"])
-        client(net, f"curl --resolve blocked.test:443:{A.http} https://blocked.test/  "
-                    "# skipping DNS",
-               ["curl", "-sS", "--max-time", "5", "--cacert", net.ca_file,
-                "--resolve", f"blocked.test:443:{A.http}", "https://blocked.test/"])
-        say("3. Asking another resolver directly: the answer is still the policy's")
-        client(net, f"dig @{A.dns} blocked.test   # answered by the gateway, never sent upstream",
-               ["dig", f"@{A.dns}", "+tries=1", "+time=3", "blocked.test"], keep="status:")
-        say("4. A raw TCP connection to an address, and a UDP datagram:")
-        client(net, f"python3 raw-connect.py {A.echo}", [sys.executable, "-c", RAW, A.echo])
-        client(net, f"python3 udp-send.py {A.echo}", [sys.executable, "-c", UDP, A.echo])
-        dns_seen = [n for n, _, _ in net.dns_log() if "blocked" in n]
-        http_seen = [h for _, _, h in net.http_log() if "blocked" in h]
-        echo_seen = [d for d in net.echo_log() if b"secret" in d]
+        say("1. An allowed site, through the proxy airlock sets (HTTPS_PROXY):")
+        allowed = d.sandboxed(curl + ["-o", "/dev/null", "-w", "HTTP %{http_code}\\n",
+                                      "https://allowed.test/"],
+                              "curl https://allowed.test/")
+        say("2. The same by a program that ignores proxies: redirected in the kernel, "
+            "decided on its TLS server name:")
+        direct = d.sandboxed(curl + ["--noproxy", "*", "-o", "/dev/null", "-w",
+                                     "HTTP %{http_code}\\n", "https://www.allowed.test/"],
+                             "curl --noproxy '*' https://www.allowed.test/")
+        say("3. A site the policy does not allow, through the proxy and around it:")
+        d.sandboxed(curl + ["https://blocked.test/"], "curl https://blocked.test/")
+        d.sandboxed(curl + ["--noproxy", "*", "--resolve", f"blocked.test:443:{A.http}",
+                            "https://blocked.test/"],
+                    f"curl --noproxy '*' --resolve blocked.test:443:{A.http} "
+                    "https://blocked.test/")
+        say("4. Asking another resolver directly: the answer is still the policy's")
+        d.sandboxed(["dig", f"@{A.echo}", "+tries=1", "+time=3", "blocked.test"],
+                    f"dig @{A.echo} blocked.test", keep=["status:"])
+        say("5. A raw TCP connection to an address, a UDP datagram, a ping:")
+        d.sandboxed([sys.executable, "-c", RAW, A.echo], f"python3 raw-connect.py {A.echo}")
+        d.sandboxed([sys.executable, "-c", UDP, A.echo], f"python3 udp-send.py {A.echo}")
+        d.sandboxed(["ping", "-c", "1", "-W", "1", A.echo], f"ping -c 1 {A.echo}",
+                    keep=["packet", "ping:", "not permitted"])
+        say("6. A rule added from another shell applies while the sandbox runs, "
+            "and at every later start of that name:")
+        live = net.gateway.popen(
+            [binary, "run", "--upstream", A.dns, *POLICY, "--", "sh", "-c",
+             "for i in 1 2 3 4 5 6 7 8 9 10; do curl -s -o /dev/null --max-time 3 "
+             f"--cacert {net.ca_file} https://www.blocked.test/ && echo allowed || "
+             "echo refused; sleep 0.5; done"],
+            env=d.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        time.sleep(1.2)
+        d.airlock(["allow", "--name", "demo", "www.blocked.test"])
+        out = live.communicate(timeout=30)[0].decode().split()
+        print(f"    the sandbox's curl, every half second: {' '.join(out)}")
+        d.airlock(["ps", "-a"])
+
+        dns_seen = [n for n, _, _ in net.dns_log() if n == "blocked.test"]
+        http_seen = [h for _, _, h in net.http_log() if h.split(":")[0] == "blocked.test"]
+        echo_seen = [x for x in net.echo_log() if b"secret" in x]
         say("What the simulated internet saw of the refused attempts:")
-        print(f"    DNS queries for blocked names: {len(dns_seen)}; requests to blocked.test: "
+        print(f"    DNS queries for blocked.test: {len(dns_seen)}; requests for blocked.test: "
               f"{len(http_seen)}; secrets at the echo host: {len(echo_seen)}")
-        counter = net.gateway.run(["nft", "list", "counter", "inet", "airlock_demo", "dropped"])
-        packets = [w for w in counter.stdout.split() if w.isdigit()]
-        print(f"    packets dropped by the kernel: {packets[0] if packets else '?'}")
-        time.sleep(0.3)  # the log writer lingers briefly before writing
-        say("5. The audit log, for people (`airlock logs`; --json for machines):")
-        subprocess.run([binary, "logs", log], check=False)
-        net.stop(gw)
-    # The demo doubles as a test (tests/meson.build): it fails if the
-    # sandbox did not behave as it says.
+        say("7. The audit log, for people (`airlock logs --name demo`; --json for machines):")
+        subprocess.run([binary, "logs", "--name", "demo"], check=False, env=d.env)
     leaks = len(dns_seen) + len(http_seen) + len(echo_seen)
-    if allowed.returncode != 0 or leaks:
-        print(f"demo-sandbox: FAILED: allowed fetch exit {allowed.returncode}, {leaks} leak(s)")
+    live_ok = out[:1] == ["refused"] and out[-1:] == ["allowed"]
+    if allowed.returncode or direct.returncode or leaks or not live_ok:
+        print(f"demo-sandbox: FAILED: allowed fetches exit {allowed.returncode}/"
+              f"{direct.returncode}, {leaks} leak(s), live allow {'ok' if live_ok else out}")
         return 1
     return 0
 

@@ -13,7 +13,7 @@ packages=(
 	# tests, sanitizers, fuzzing, style
 	libcmocka-dev clang libclang-rt-dev clang-format
 	# integration tests: namespaces, nftables, the simulated internet's clients
-	iproute2 nftables util-linux curl openssl tcpdump dnsutils
+	iproute2 nftables util-linux curl openssl tcpdump dnsutils iputils-ping
 	# Docker sandboxes' tests start their own dockerd (tests/docker/)
 	docker.io
 	# benchmarks: the tools compared with, and the load generators

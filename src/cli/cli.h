@@ -59,6 +59,7 @@ struct policy_item {
 	enum policy_item_type type;
 	enum action action;
 	const char *arg;
+	const char *label; /* SANDBOX_FILE: what origins call the file; NULL: its path */
 };
 
 struct policy_args {
@@ -119,9 +120,9 @@ void policy_args_done(struct policy_args *a);
 int policy_args_option(struct policy_args *a, const char *cmd, int opt, const char *arg);
 
 /* Add an item after the command line's (a sandbox's rule files).  `arg`
- * must outlive `a`.  0 or -1 after printing an error. */
+ * and `label` must outlive `a`.  0 or -1 after printing an error. */
 int policy_args_add(struct policy_args *a, const char *cmd, enum policy_item_type type,
-                    enum action action, const char *arg);
+                    enum action action, const char *arg, const char *label);
 
 /* Load the profile, then Claude settings, rule files and command-line rules in
  * that order, apply --default and compile.  Prints errors; returns 0 or -1. */

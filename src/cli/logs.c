@@ -1,5 +1,6 @@
 /* airlock logs: the audit log, for people. */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,17 +10,19 @@
 
 #include "cli/cli.h"
 #include "log/render.h"
+#include "state/state.h"
 
 static const char logs_help[] =
         "Usage: airlock logs [OPTIONS] [FILE]\n"
         "\n"
         "Show an audit log (the JSON lines `airlock gateway --log FILE` writes) as\n"
         "aligned columns - time, verdict, protocol, target, the rule that decided -\n"
-        "followed by a summary of the most-blocked names.  Without FILE, or with -,\n"
-        "the log is read from standard input.\n"
+        "followed by a summary of the most-blocked names.  With --name NAME and no\n"
+        "FILE, the log of sandbox NAME (airlock run, airlock docker run).  Otherwise,\n"
+        "without FILE or with -, the log is read from standard input.\n"
         "\n"
         "Options:\n"
-        "      --name NAME   only this sandbox's records\n"
+        "      --name NAME   only this sandbox's records (and its own log, without FILE)\n"
         "      --blocked     only refusals\n"
         "      --json        the matching records as JSON lines, unchanged\n"
         "  -f, --follow      keep showing records as they are written (also across\n"
@@ -222,8 +225,24 @@ int cmd_logs(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *path = optind < argc ? argv[optind] : NULL;
+	char own[PATH_MAX];
+	if (!path && s.render.sandbox) {
+		/* A sandbox's own log (airlock run, airlock docker run). */
+		struct sandbox_state st;
+		enum sandbox_kind kind;
+		struct diag d = {""};
+		if (state_find(s.render.sandbox, &kind, &d) < 0 ||
+		    state_open(kind, s.render.sandbox, &st, &d) < 0 ||
+		    state_path(&st, "run/audit.jsonl", own, sizeof(own)) < 0) {
+			cli_error("logs", "%s", d.msg[0] ? d.msg : "path too long");
+			return EXIT_USAGE;
+		}
+		path = own;
+	}
 	if (!path && isatty(STDIN_FILENO)) {
-		cli_error("logs", "give the log file (airlock logs FILE), or pipe the log in");
+		cli_error("logs",
+		          "give the log file (airlock logs FILE) or a sandbox (--name NAME), "
+		          "or pipe the log in");
 		return EXIT_USAGE;
 	}
 	s.render.show_sandbox = !s.render.sandbox;

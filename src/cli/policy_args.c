@@ -53,14 +53,17 @@ static int push(struct policy_args *a, const char *cmd, enum policy_item_type ty
 		return -1;
 	}
 	a->items = items;
-	a->items[a->n_items++] = (struct policy_item){type, action, arg};
+	a->items[a->n_items++] = (struct policy_item){type, action, arg, NULL};
 	return 1;
 }
 
 int policy_args_add(struct policy_args *a, const char *cmd, enum policy_item_type type,
-                    enum action action, const char *arg)
+                    enum action action, const char *arg, const char *label)
 {
-	return push(a, cmd, type, action, arg) < 0 ? -1 : 0;
+	if (push(a, cmd, type, action, arg) < 0)
+		return -1;
+	a->items[a->n_items - 1].label = label;
+	return 0;
 }
 
 int policy_args_option(struct policy_args *a, const char *cmd, int opt, const char *arg)
@@ -115,7 +118,7 @@ static int add_item(struct policy_builder *b, const struct policy_item *it, uint
 	case POLICY_ITEM_FILE:
 		return rulelist_load_file(b, it->action, it->arg, NULL, d);
 	case POLICY_ITEM_SANDBOX_FILE:
-		return rulelist_load_file_replacing(b, it->action, it->arg, NULL, d);
+		return rulelist_load_file_replacing(b, it->action, it->arg, it->label, NULL, d);
 	case POLICY_ITEM_CLAUDE: {
 		/* Relative to the workspace, which for the CLI is where it runs. */
 		char path[4096];

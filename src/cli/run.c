@@ -115,6 +115,7 @@ struct run {
 	struct policy_args args;
 	struct sandbox_state state;
 	char allowed_path[PATH_MAX], blocked_path[PATH_MAX];
+	char allowed_label[SANDBOX_NAME_MAX + 32], blocked_label[SANDBOX_NAME_MAX + 32];
 	const char *name;
 	const char *log_path;
 	struct upstream_config upstream;
@@ -630,12 +631,17 @@ static void summary(struct run *run)
 	uint64_t refused = ds.refused + ps.blocked + ps.sni_refused + ps.policy_closed;
 	if (run->quiet || (refused == 0 && dropped == 0))
 		return;
-	fprintf(stderr, "airlock run: sandbox %s refused %llu request%s", run->state.name,
-	        (unsigned long long)refused, refused == 1 ? "" : "s");
-	if (run->sandbox->have_counts)
-		fprintf(stderr, " and dropped %llu packet%s", (unsigned long long)dropped,
-		        dropped == 1 ? "" : "s");
-	fprintf(stderr, "; 'airlock logs --name %s --blocked' says what and why\n",
+	char requests[64] = "", packets[64] = "";
+	if (refused)
+		snprintf(requests, sizeof(requests), "refused %llu request%s",
+		         (unsigned long long)refused, refused == 1 ? "" : "s");
+	if (dropped)
+		snprintf(packets, sizeof(packets), "dropped %llu packet%s",
+		         (unsigned long long)dropped, dropped == 1 ? "" : "s");
+	fprintf(stderr,
+	        "airlock run: sandbox %s %s%s%s; 'airlock logs --name %s --blocked' says "
+	        "what and why\n",
+	        run->state.name, requests, refused && dropped ? " and " : "", packets,
 	        run->state.name);
 }
 
@@ -780,14 +786,18 @@ int cmd_run(int argc, char **argv)
 	}
 	/* The sandbox's own rules come last, each replacing the same rule
 	 * from the profile or the command line. */
+	snprintf(run.allowed_label, sizeof(run.allowed_label), "%s's allowed-domains",
+	         run.state.name);
+	snprintf(run.blocked_label, sizeof(run.blocked_label), "%s's blocked-domains",
+	         run.state.name);
 	if (state_path(&run.state, "rules/allowed-domains", run.allowed_path,
 	               sizeof(run.allowed_path)) < 0 ||
 	    state_path(&run.state, "rules/blocked-domains", run.blocked_path,
 	               sizeof(run.blocked_path)) < 0 ||
 	    policy_args_add(&run.args, "run", POLICY_ITEM_SANDBOX_FILE, ACTION_ALLOW,
-	                    run.allowed_path) < 0 ||
+	                    run.allowed_path, run.allowed_label) < 0 ||
 	    policy_args_add(&run.args, "run", POLICY_ITEM_SANDBOX_FILE, ACTION_BLOCK,
-	                    run.blocked_path) < 0)
+	                    run.blocked_path, run.blocked_label) < 0)
 		goto out;
 	if (policy_args_build(&run.args, "run", &prof, &policy) < 0)
 		goto out;

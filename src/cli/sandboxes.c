@@ -64,8 +64,14 @@ int cli_sandbox_rules(const char *cmd, const struct sandbox_state *s, enum rule_
 		}
 		changed |= c;
 	}
-	if (!changed || s->airgapped)
+	const char *done = op == RULE_OP_ALLOW   ? "allowed"
+	                   : op == RULE_OP_BLOCK ? "blocked"
+	                   : op == RULE_OP_RESET ? "its rules emptied"
+	                                         : "removed from its rules";
+	if (!changed || s->airgapped) {
+		printf("%s: %s\n", s->name, changed ? done : "nothing to change");
 		return 0;
+	}
 	/* The gateway re-reads the rule files on reload, so they stay the one
 	 * truth, also for the next start. */
 	char sock[PATH_MAX], reply[CONTROL_REPLY_MAX];
@@ -75,12 +81,14 @@ int cli_sandbox_rules(const char *cmd, const struct sandbox_state *s, enum rule_
 		cli_error(cmd, "saved, but the gateway refused the new rules: %s", reply);
 		return 1;
 	}
-	if (e < 0)
-		fprintf(stderr, "airlock %s: saved; %s is not running, so the rules apply %s\n",
-		        cmd, s->name,
-		        s->kind == SANDBOX_KIND_DOCKER ? "when its gateway starts ('airlock docker "
-		                                         "reset NAME')"
-		                                       : "at its next start");
+	if (e < 0) {
+		printf("%s: %s; not running, so this applies %s\n", s->name, done,
+		       s->kind == SANDBOX_KIND_DOCKER ? "when its gateway starts ('airlock docker "
+		                                        "reset NAME')"
+		                                      : "at its next start");
+		return 0;
+	}
+	printf("%s: %s, in force now and at every start\n", s->name, done);
 	return 0;
 }
 

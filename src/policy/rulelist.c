@@ -63,25 +63,25 @@ int rulelist_load_text(struct policy_builder *b, enum action action, const char 
 	return load_text(b, action, text, len, source, false, ret_count, d);
 }
 
-static int load_file(struct policy_builder *b, enum action action, const char *path, bool replace,
-                     size_t *ret_count, struct diag *d)
+static int load_file(struct policy_builder *b, enum action action, const char *path,
+                     const char *source, bool replace, size_t *ret_count, struct diag *d)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 	int r = file_read_all(path, RULELIST_MAX_BYTES, &text, &len, d);
 	if (r < 0)
 		return r;
-	return load_text(b, action, text, len, path, replace, ret_count, d);
+	return load_text(b, action, text, len, source ? source : path, replace, ret_count, d);
 }
 
 int rulelist_load_file(struct policy_builder *b, enum action action, const char *path,
                        size_t *ret_count, struct diag *d)
 {
-	return load_file(b, action, path, false, ret_count, d);
+	return load_file(b, action, path, NULL, false, ret_count, d);
 }
 
 int rulelist_load_file_replacing(struct policy_builder *b, enum action action, const char *path,
-                                 size_t *ret_count, struct diag *d)
+                                 const char *source, size_t *ret_count, struct diag *d)
 {
-	return load_file(b, action, path, true, ret_count, d);
+	return load_file(b, action, path, source, true, ret_count, d);
 }

@@ -25,8 +25,9 @@ int rulelist_load_file(struct policy_builder *b, enum action action, const char 
  * builder, whatever its action: a sandbox's own `allow x` (its
  * allowed-domains file) lifts its profile's `block x` instead of tying with
  * it (a tie goes to block).  Costs a scan of the builder per rule: meant for
- * the short files `airlock allow --name` writes. */
+ * the short files `airlock allow --name` writes.  `source` names the file
+ * in origins and errors (NULL: its path). */
 int rulelist_load_file_replacing(struct policy_builder *b, enum action action, const char *path,
-                                 size_t *ret_count, struct diag *d);
+                                 const char *source, size_t *ret_count, struct diag *d);
 
 #endif

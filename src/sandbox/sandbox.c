@@ -260,8 +260,14 @@ _noreturn_ static void run_command(const struct sandbox_spec *spec)
 	}
 	execvpe(spec->argv[0], spec->argv, spec->envp);
 	int e = errno;
-	fprintf(stderr, "airlock run: %s: %s\n", spec->argv[0],
-	        e == ENOENT ? "command not found" : strerror(e));
+	if (e == EPERM)
+		fprintf(stderr,
+		        "airlock run: %s: %s (it wants privileges - file capabilities or "
+		        "set-user-ID - that nothing in the sandbox can get)\n",
+		        spec->argv[0], strerror(e));
+	else
+		fprintf(stderr, "airlock run: %s: %s\n", spec->argv[0],
+		        e == ENOENT ? "command not found" : strerror(e));
 	_exit(e == ENOENT ? SANDBOX_EXIT_NOTFOUND : SANDBOX_EXIT_NOEXEC);
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`airlock run` in the simulated internet: the sandbox is the boundary.
 
-Usage: test_run.py AIRLOCK_BINARY   (as root; exits 77 when it cannot run)
+Usage: test_run.py AIRLOCK_BINARY NO_NFTABLES_SHIM   (as root; exits 77 when it cannot run)
 
 airlock runs in netsim's gateway namespace, which routes to the simulated
 internet; the command it sandboxes gets namespaces of its own, with only a
@@ -29,7 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netsim  # noqa: E402
 
 A = netsim.ADDR
-TOOLS = ["ip", "curl", "dig", "tcpdump", "setpriv"]
+TOOLS = ["ip", "curl", "dig", "tcpdump", "setpriv", "ping"]
+SHIM = None  # tests/shims/no_nftables.so, from the command line
 STRICT = ["--profile", "strict", "--allow", ".allowed.test", "--block", "blocked.test"]
 
 SEND_UDP = r"""
@@ -77,9 +78,10 @@ class Runner:
         e["HOME"] = self.state[user]
         return e
 
-    def run(self, args, cmd, user="root", timeout=60):
+    def run(self, args, cmd, user="root", timeout=60, env=None):
         return self.net.gateway.run(self.command(args, cmd), timeout=timeout,
-                                    user=None if user == "root" else user, env=self.env(user))
+                                    user=None if user == "root" else user,
+                                    env={**self.env(user), **(env or {})})
 
     def popen(self, args, cmd, user="root", **kw):
         return self.net.gateway.popen(self.command(args, cmd),
@@ -217,13 +219,18 @@ def raw_udp_icmp_ipv6_dropped_and_logged(run, net):
         udp = run.run(STRICT + ["--name", "raw"], py(SEND_UDP, A.echo, "7", token))
         udp6 = run.run(STRICT + ["--name", "raw"], py(SEND_UDP, A.echo6, "7", token))
         quic = run.run(STRICT + ["--name", "raw"], py(SEND_UDP, A.http, "443", token))
-        ping = run.run(STRICT + ["--name", "raw"], ["ping", "-c", "1", "-W", "1", A.echo])
+        pattern = secrets.token_hex(8)  # ping's payload: the token of ICMP
+        ping = run.run(STRICT + ["--name", "raw"],
+                       ["ping", "-c", "1", "-W", "1", "-p", pattern, A.echo])
         cap.sync()
         leaked = cap.contains(token.encode())
+        pinged = cap.contains(bytes.fromhex(pattern))
     for what, r in (("tcp", tcp), ("tcp6", tcp6), ("tcp to the origin", ip_origin),
                     ("udp", udp), ("udp6", udp6), ("quic", quic)):
         expect(p, r.stdout.startswith("error"), f"{what}: {r.stdout.strip()} {r.stderr.strip()}")
-    expect(p, ping.returncode != 0, "ping failed")
+    expect(p, ping.returncode != 0 and "command not found" not in ping.stderr,
+           f"ping ran and failed: {ping.returncode} {ping.stderr.strip()}")
+    expect(p, not pinged, "no ICMP echo reached the internet")
     expect(p, not leaked, "the token never reached the internet")
     expect(p, not net.echo_log(), f"the echo host got nothing: {net.echo_log()}")
     log = run.log("raw")
@@ -409,6 +416,36 @@ def runtime_allow_applies_and_persists(run, net):
     return p
 
 
+def cooperative_mode_without_nftables(run, net):
+    """Where nftables cannot be used in the sandbox: said once, the proxy
+    still works, and nothing else gets out (no route at all)."""
+    p = []
+    env = {"LD_PRELOAD": SHIM, "ASAN_OPTIONS": "verify_asan_link_order=0"}
+    token = "airlock-" + secrets.token_hex(8)
+    script = " ; ".join([
+        " ".join(curl(net, "https://allowed.test/", "-o", "/dev/null")) + " && echo proxy-ok",
+        " ".join(curl(net, "https://www.allowed.test/", "--noproxy", "'*'", "-o", "/dev/null"))
+        + " || echo direct-failed",
+        f"dig +short +tries=1 +time=2 @{A.dns} allowed.test || echo dig-other-failed",
+        "dig +short +tries=1 +time=2 allowed.test",
+        " ".join(py(SEND_UDP, A.echo, "7", token)),
+    ])
+    with net.capture(filter="not port 53") as cap:
+        r = run.run(STRICT + ["--name", "coop"], ["sh", "-c", script], env=env)
+        cap.sync()
+        leaked = cap.contains(token.encode())
+    expect(p, r.stderr.count("nftables is not usable inside the sandbox") == 1,
+           f"said once: {r.stderr.strip()}")
+    expect(p, "Protocol not supported" in r.stderr, "with nftables' own reason")
+    expect(p, "proxy-ok" in r.stdout, f"the proxy works: {r.stdout!r}")
+    expect(p, "direct-failed" in r.stdout and not origin_saw(net, "www.allowed.test"),
+           "a client ignoring the proxy reaches nothing")
+    expect(p, "dig-other-failed" in r.stdout, f"another resolver is unreachable: {r.stdout!r}")
+    expect(p, A.http in r.stdout.split(), "the sandbox's own resolver answers")
+    expect(p, not leaked and not net.echo_log(), "the UDP datagram went nowhere")
+    return p
+
+
 # -- --ask ------------------------------------------------------------------------
 
 def wait_question(run, name, timeout=8):
@@ -524,16 +561,19 @@ CASES = [
     ("signals-are-forwarded", signals_are_forwarded),
     ("kill-leaves-nothing", kill_leaves_nothing),
     ("runtime-allow-applies-and-persists", runtime_allow_applies_and_persists),
+    ("cooperative-mode-without-nftables", cooperative_mode_without_nftables),
     ("ask-approve-deny-timeout", ask_approve_deny_timeout),
     ("rootless-sandbox-as-nobody", rootless_sandbox_as_nobody),
 ]
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) != 3:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     binary = os.path.abspath(sys.argv[1])
+    global SHIM
+    SHIM = os.path.abspath(sys.argv[2])
     if os.geteuid() != 0:
         print("skip: needs root (network namespaces)")
         return 77
