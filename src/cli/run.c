@@ -68,11 +68,19 @@ static const char run_help[] =
         "                           sandbox's allowed-domains.  When the command itself\n"
         "                           reads the terminal, answer from another shell\n"
         "      --ask-timeout S      no answer within S seconds (default 60) denies\n"
+        "      --hide PATH          also hide PATH from the command (repeatable; see\n"
+        "                           below)\n"
         "  -q, --quiet              no summary of refusals when the command ends\n"
         "  -h, --help               show this help\n"
         "\n" POLICY_ARGS_HELP "\n"
         "Profiles: 'airgapped' gives the sandbox no network at all (not even DNS);\n"
         "'permissive' allows everything and still logs it.\n"
+        "\n"
+        "Unix sockets are reached by path, whatever the network: the sandbox hides\n"
+        "the ones that could act for the command outside (D-Bus, container engines,\n"
+        "nscd, systemd-resolved, avahi, X11, your $XDG_RUNTIME_DIR) and airlock's own\n"
+        "state and configuration, each under an empty read-only directory.  The rest\n"
+        "of the file system is yours as usual; --hide adds paths.\n"
         "\n"
         "Inside the sandbox the gateway listens on 127.0.0.1 and ::1, ports 53 (DNS),\n"
         "3128 (the proxy) and 3129 (redirected flows); the command cannot use those.\n"
@@ -105,6 +113,31 @@ enum {
 	OPT_LOG,
 	OPT_ASK,
 	OPT_ASK_TIMEOUT,
+	OPT_HIDE,
+};
+
+/* Unix sockets (and the files around them) a sandboxed program must not
+ * reach: they are reached by path, across network namespaces, and each
+ * could act for it outside: the D-Bus buses (systemd-run, a user service),
+ * container engines, resolvers that answer any name (nscd,
+ * systemd-resolved's varlink, avahi), the X server.  The user's runtime
+ * directory, airlock's state (control sockets, rule files, logs) and
+ * configuration are added at run time. */
+static const char *const hidden_always[] = {
+        "/run/dbus",
+        "/var/run/dbus",
+        "/run/systemd/resolve",
+        "/run/nscd",
+        "/var/run/nscd",
+        "/run/avahi-daemon",
+        "/var/run/avahi-daemon",
+        "/run/docker.sock",
+        "/var/run/docker.sock",
+        "/run/containerd",
+        "/run/podman",
+        "/run/snapd.socket",
+        "/run/snapd-snap.socket",
+        "/tmp/.X11-unix",
 };
 
 /* Questions shown on the terminal, oldest first: the answer typed is for
@@ -127,6 +160,12 @@ struct run {
 	struct gateway *gateway;
 	struct sandbox *sandbox;
 	uint64_t nflog_lost; /* reads that said ENOBUFS */
+
+	/* Hidden from the sandbox: the fixed list, then these. */
+	char hide_state[PATH_MAX], hide_config[PATH_MAX], hide_runtime[PATH_MAX],
+	        hide_docker[PATH_MAX];
+	const char *hide_extra[8];
+	size_t n_hide_extra;
 
 	/* --ask */
 	bool ask;
@@ -152,6 +191,7 @@ static int parse_options(int argc, char **argv, struct run *run)
 	        {"log", required_argument, NULL, OPT_LOG},
 	        {"ask", no_argument, NULL, OPT_ASK},
 	        {"ask-timeout", required_argument, NULL, OPT_ASK_TIMEOUT},
+	        {"hide", required_argument, NULL, OPT_HIDE},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
@@ -207,6 +247,17 @@ static int parse_options(int argc, char **argv, struct run *run)
 			run->ask_timeout_s = (unsigned)v;
 			break;
 		}
+		case OPT_HIDE:
+			if (run->n_hide_extra == ARRAY_SIZE(run->hide_extra)) {
+				cli_error("run", "at most %zu --hide", ARRAY_SIZE(run->hide_extra));
+				return -1;
+			}
+			if (optarg[0] != '/') {
+				cli_error("run", "--hide '%s': give an absolute path", optarg);
+				return -1;
+			}
+			run->hide_extra[run->n_hide_extra++] = optarg;
+			break;
 		case 'q':
 			run->quiet = true;
 			break;
@@ -360,6 +411,49 @@ static char **make_env(bool proxies, const char *name, char *own, size_t own_siz
 	env[o++] = own;
 	env[o] = NULL;
 	return env;
+}
+
+/* ---- what the sandbox must not reach --------------------------------------- */
+
+static void add_hide(struct sandbox_spec *spec, const char *path)
+{
+	if (path && path[0] == '/' && spec->n_hide < SANDBOX_MAX_HIDE)
+		spec->hide[spec->n_hide++] = path;
+}
+
+static void make_hide_list(struct run *run, struct sandbox_spec *spec)
+{
+	const char *env;
+	char root[PATH_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(hidden_always); i++)
+		add_hide(spec, hidden_always[i]);
+	/* airlock's state: the parent of the run/ and docker/ roots. */
+	if (state_root(SANDBOX_KIND_RUN, root, sizeof(root), NULL) == 0) {
+		char *slash = strrchr(root, '/');
+		if (slash && slash != root) {
+			*slash = '\0';
+			snprintf(run->hide_state, sizeof(run->hide_state), "%s", root);
+			add_hide(spec, run->hide_state);
+		}
+	}
+	if ((env = getenv("XDG_CONFIG_HOME")) && *env)
+		snprintf(run->hide_config, sizeof(run->hide_config), "%s/airlock", env);
+	else if ((env = getenv("HOME")) && *env)
+		snprintf(run->hide_config, sizeof(run->hide_config), "%s/.config/airlock", env);
+	add_hide(spec, run->hide_config);
+	if ((env = getenv("XDG_RUNTIME_DIR")) && *env)
+		snprintf(run->hide_runtime, sizeof(run->hide_runtime), "%s", env);
+	else
+		snprintf(run->hide_runtime, sizeof(run->hide_runtime), "/run/user/%u",
+		         (unsigned)geteuid());
+	add_hide(spec, run->hide_runtime);
+	if ((env = getenv("DOCKER_HOST")) && strncmp(env, "unix://", 7) == 0) {
+		snprintf(run->hide_docker, sizeof(run->hide_docker), "%s", env + 7);
+		add_hide(spec, run->hide_docker);
+	}
+	for (size_t i = 0; i < run->n_hide_extra; i++)
+		add_hide(spec, run->hide_extra[i]);
 }
 
 /* ---- the sandbox's spec ---------------------------------------------------- */
@@ -700,6 +794,7 @@ static int start(struct run *run, struct policy *policy)
 	spec.gid = getegid();
 	spec.resolv_conf = resolv;
 	make_spec(&spec, network);
+	make_hide_list(run, &spec);
 
 	/* Before any thread (the log writer) exists: fork. */
 	if (sandbox_prepare(&spec, &run->sandbox, &d) < 0) {

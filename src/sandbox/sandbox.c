@@ -24,6 +24,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -218,6 +219,32 @@ static int mounts(const struct sandbox_spec *spec, struct msg *m, struct diag *d
 	return 0;
 }
 
+/* Cover what the command must not reach (after resolv.conf: its source may
+ * be under a hidden directory, and a bind mount keeps the file, not the
+ * path).  The mounts are locked: nothing in the sandbox can lift them, not
+ * even from a user namespace of its own. */
+static int hide_paths(const struct sandbox_spec *spec, struct diag *d)
+{
+	for (size_t i = 0; i < spec->n_hide; i++) {
+		const char *path = spec->hide[i];
+		struct stat st;
+		if (stat(path, &st) < 0) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				continue;
+			return diag_fail(d, -errno, "cannot hide %s from the sandbox: %s", path,
+			                 strerror(errno));
+		}
+		int r = S_ISDIR(st.st_mode)
+		                ? mount("tmpfs", path, "tmpfs",
+		                        MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=4k,mode=0555")
+		                : mount("/dev/null", path, NULL, MS_BIND, NULL);
+		if (r < 0)
+			return diag_fail(d, -errno, "cannot hide %s from the sandbox: %s", path,
+			                 strerror(errno));
+	}
+	return 0;
+}
+
 /* Bind the listeners; fds[] gets them in order, *bound their mask. */
 static int bind_sockets(const struct sandbox_spec *spec, bool ipv6, int *fds, size_t *n_fds,
                         uint32_t *bound, struct diag *d)
@@ -284,11 +311,16 @@ _noreturn_ static void init_main(const struct sandbox_spec *spec, int helper_fd)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || poll(&gone, 1, 0) != 0)
 		_exit(SANDBOX_EXIT_FAILED);
 	close(helper_fd);
-	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+	/* A /proc of this PID namespace, or no sandbox: the caller's would show
+	 * the host's processes, and through /proc/PID/root (same uid) every
+	 * path hidden above. */
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
 		fprintf(stderr,
-		        "airlock run: note: /proc in the sandbox still shows the host's processes "
-		        "(%s)\n",
+		        "airlock run: cannot mount /proc for the sandbox (%s); inside a container "
+		        "whose /proc is masked, use `airlock apply` instead\n",
 		        strerror(errno));
+		_exit(SANDBOX_EXIT_FAILED);
+	}
 	if (privs_drop_all(&d) < 0) {
 		fprintf(stderr, "airlock run: %s\n", d.msg);
 		_exit(SANDBOX_EXIT_FAILED);
@@ -348,7 +380,7 @@ _noreturn_ static void helper_main(const struct sandbox_spec *spec, int sock, pi
 		m.flags |= MSG_IPV6;
 	if (spec->confine && confine(spec, ipv6, &m, &d) < 0)
 		helper_fail(sock, &d);
-	if (mounts(spec, &m, &d) < 0)
+	if (mounts(spec, &m, &d) < 0 || hide_paths(spec, &d) < 0)
 		helper_fail(sock, &d);
 	if (bind_sockets(spec, ipv6, fds, &n_fds, &m.bound, &d) < 0)
 		helper_fail(sock, &d);

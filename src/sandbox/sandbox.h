@@ -17,7 +17,9 @@
  *           outside the sandbox's PID namespace, keeps its capabilities (in
  *           the sandbox's user namespace only), is not dumpable, and at the
  *           end reads the firewall's counters for the caller.
- *   init    pid 1 of the new PID namespace: mounts a fresh /proc, drops every
+ *   init    pid 1 of the new PID namespace: mounts a fresh /proc (or fails:
+ *           the old one would show the host's processes, and their
+ *           /proc/PID/root the paths hidden below), drops every
  *           privilege (privs.h), forks the command, forwards the signals
  *           sent to it, reaps orphans, and exits with the command's status
  *           (128 + N when a signal N killed it).  When init exits, the kernel
@@ -49,6 +51,7 @@
 #include "util/diag.h"
 
 #define SANDBOX_MAX_SOCKETS 12
+#define SANDBOX_MAX_HIDE    32
 
 /* Exit statuses of the helper and init for their own failures (those of
  * `airlock run` itself: 125, as container runtimes do), and for a command
@@ -74,6 +77,14 @@ struct sandbox_spec {
 	uid_t uid;         /* who the command runs as: the caller */
 	gid_t gid;
 	const char *resolv_conf; /* bound read-only over /etc/resolv.conf; NULL: not */
+	/* Paths the command must not reach, covered in its mount namespace: a
+	 * directory by an empty read-only tmpfs, anything else (a unix socket)
+	 * by /dev/null.  Unix sockets are reached by path, across network
+	 * namespaces: a D-Bus or Docker socket, or the gateway's own control
+	 * socket, would be a way out.  Paths that do not exist are skipped;
+	 * failing to cover one that does fails the sandbox. */
+	const char *hide[SANDBOX_MAX_HIDE];
+	size_t n_hide;
 	/* Bound inside the namespace.  IPv6 ones are skipped (fd -1) when the
 	 * namespace has no IPv6. */
 	struct sandbox_socket_spec sockets[SANDBOX_MAX_SOCKETS];

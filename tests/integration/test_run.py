@@ -416,6 +416,86 @@ def runtime_allow_applies_and_persists(run, net):
     return p
 
 
+UNIX_PROBE = r"""
+import os, socket, sys
+for path in sys.argv[1:]:
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET if path.endswith(".sock")
+                          else socket.SOCK_STREAM)
+        s.settimeout(2)
+        s.connect(path)
+        s.send(b"allow evil.test")
+        print("reached", path, s.recv(100))
+    except OSError as e:
+        print("unreachable", path, type(e).__name__)
+"""
+
+UNIX_SERVER = r"""
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(4)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    with open(sys.argv[2], "a") as log:
+        log.write("connection\n")
+    c.sendall(b"hello from outside")
+    c.close()
+"""
+
+
+def tampering_paths_hidden(run, net):
+    """Unix sockets cross network namespaces: the ones that could act for the
+    sandbox outside (here a stand-in for the D-Bus session bus in
+    $XDG_RUNTIME_DIR) and airlock's own control socket and rule files must be
+    out of reach, /etc/resolv.conf read-only, /proc the sandbox's own."""
+    p = []
+    xdg = os.path.join(net.tmpdir, "xdg")
+    os.makedirs(xdg)
+    bus = os.path.join(xdg, "bus")
+    seen = os.path.join(net.tmpdir, "bus-connections")
+    server = net.gateway.popen([sys.executable, "-c", UNIX_SERVER, bus, seen],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    expect(p, server.stdout.readline().strip() == b"ready", "the stand-in bus listens")
+    extra = os.path.join(net.tmpdir, "secret-dir")
+    os.makedirs(extra)
+    state = run.state["root"]
+    control = os.path.join(state, "run", "tamper", "run", "control.sock")
+    rules = os.path.join(state, "run", "tamper", "rules", "allowed-domains")
+    probe_py = os.path.join(net.tmpdir, "unix_probe.py")
+    with open(probe_py, "w") as f:
+        f.write(UNIX_PROBE)
+    script = "; ".join([
+        " ".join([sys.executable, probe_py, bus, control]),
+        f"echo evil.test >> {rules} && echo rules-written",
+        f"ls -A {state} | wc -l",
+        f"ls -A {extra} | wc -l",
+        "echo nameserver 198.18.0.99 > /etc/resolv.conf && echo resolv-written",
+        "ls -d /proc/[0-9]* | wc -l",
+    ])
+    r = run.run(STRICT + ["--name", "tamper", "--hide", extra], ["sh", "-c", script],
+                env={"XDG_RUNTIME_DIR": xdg})
+    lines = r.stdout.splitlines()
+    expect(p, f"unreachable {bus}" in r.stdout, f"the session bus is hidden: {r.stdout!r}")
+    expect(p, f"unreachable {control}" in r.stdout, "the control socket is hidden")
+    expect(p, "rules-written" not in r.stdout, "the rule files cannot be written")
+    expect(p, len(lines) >= 5 and lines[-3].strip() == "0" and lines[-2].strip() == "0",
+           f"the state and --hide directories look empty: {lines}")
+    expect(p, "resolv-written" not in r.stdout, "/etc/resolv.conf is read-only")
+    expect(p, lines and lines[-1].strip().isdigit() and int(lines[-1]) < 10,
+           f"/proc shows the sandbox's processes only: {lines[-1:]}")
+    # The probe's control: from outside the sandbox, the bus answers.
+    probe = net.gateway.run([sys.executable, "-c", UNIX_PROBE, bus])
+    expect(p, f"reached {bus}" in probe.stdout, f"the bus answers outside: {probe.stdout!r}")
+    net.stop(server)
+    with open(seen) as f:
+        expect(p, f.read().count("connection") == 1, "the bus got the outside probe only")
+    with open(os.path.join(state, "run", "tamper", "rules", "allowed-domains")) as f:
+        expect(p, "evil.test" not in f.read(), "allowed-domains unchanged")
+    return p
+
+
 def cooperative_mode_without_nftables(run, net):
     """Where nftables cannot be used in the sandbox: said once, the proxy
     still works, and nothing else gets out (no route at all)."""
@@ -561,6 +641,7 @@ CASES = [
     ("signals-are-forwarded", signals_are_forwarded),
     ("kill-leaves-nothing", kill_leaves_nothing),
     ("runtime-allow-applies-and-persists", runtime_allow_applies_and_persists),
+    ("tampering-paths-hidden", tampering_paths_hidden),
     ("cooperative-mode-without-nftables", cooperative_mode_without_nftables),
     ("ask-approve-deny-timeout", ask_approve_deny_timeout),
     ("rootless-sandbox-as-nobody", rootless_sandbox_as_nobody),
