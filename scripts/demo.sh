@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The main job, as far as it is built today: install what is needed, build
-# airlock, ask it about real names under each built-in profile, then (as
-# root) sandbox a client in a simulated internet built from network
-# namespaces (scripts/demo-sandbox.py): allowed and blocked fetches by a
-# program that ignores proxies, a resolver bypass, a raw connection and UDP,
-# all refused in the kernel or the gateway, then the audit log.  Without
-# root, the gateway's DNS filter on loopback instead.
+# The main job: install what is needed, build airlock, ask it about real
+# names under each built-in profile, then (as root) run commands under
+# `airlock run` in a simulated internet built from network namespaces
+# (scripts/demo-sandbox.py): allowed and blocked fetches, through the proxy
+# and by programs that ignore it, a resolver bypass, a raw connection, UDP
+# and ping, all refused in the kernel or the gateway, a rule added while a
+# sandbox runs, then the audit log.  Without root, the gateway's DNS filter
+# on loopback instead (the simulated internet needs root to build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,10 +33,9 @@ show check --profile permissive anything.example
 show check --json --profile strict --allow '.example.com' WWW.Example.COM.
 printf '\nExit status: 0 when every name is allowed, 1 when any is blocked, 2 on errors.\n'
 
-# As root: a real sandbox.  A simulated internet in network namespaces, the
-# gateway as the client's only way out, enforced by nftables.
+# As root: real sandboxes, in a simulated internet of network namespaces.
 if [ "$(id -u)" -eq 0 ]; then
-	printf '\n--- A sandboxed client in a simulated internet ---\n'
+	printf '\n--- airlock run in a simulated internet ---\n'
 	exec python3 scripts/demo-sandbox.py "$airlock"
 fi
 
