@@ -9,8 +9,10 @@ AIRLOCK_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 ALLOW, BLOCK, USAGE = 0, 1, 2
 
@@ -167,6 +169,38 @@ CASES = [
     ("logs-missing-file", ["logs", "tests/data/logs/none.log"], USAGE,
      {"err": ["cannot open tests/data/logs/none.log"]}),
     ("logs-help", ["logs", "--help"], ALLOW, {"out": ["Usage: airlock logs", "--follow"]}),
+    # run, and the named-sandbox commands (an empty state directory)
+    ("run-no-command", ["run", "--profile", "strict"], 125,
+     {"err": ["no command to run: airlock run [OPTIONS] -- COMMAND"]}),
+    ("run-bad-profile", ["run", "--profile", "no-such-profile", "--", "true"], 125,
+     {"err": ["no-such-profile"]}),
+    ("run-bad-rule", ["run", "--allow", "*.*.x", "--", "true"], 125, {"err": ["*.*.x"]}),
+    ("run-bad-upstream", ["run", "--upstream", "resolver.example", "--", "true"], 125,
+     {"err": ["--upstream 'resolver.example': expected an address"]}),
+    ("run-bad-ask-timeout", ["run", "--ask-timeout", "0", "--", "true"], 125,
+     {"err": ["--ask-timeout '0': expected seconds, 1 to 3600"]}),
+    ("run-hide-relative", ["run", "--hide", "tmp", "--", "true"], 125,
+     {"err": ["--hide 'tmp': give an absolute path"]}),
+    ("run-bad-name", ["run", "--name", "airlock-x", "--", "true"], 125,
+     {"err": ["names starting with 'airlock-' are airlock's own"]}),
+    ("run-help", ["run", "--help"], ALLOW,
+     {"out": ["Usage: airlock run", "--ask", "--name", "airgapped", "125", "--hide"]}),
+    ("allow-needs-name", ["allow", "x.example"], USAGE, {"err": ["give --name NAME"]}),
+    ("allow-needs-rule", ["allow", "--name", "web"], USAGE, {"err": ["no rule given"]}),
+    ("allow-unknown-sandbox", ["allow", "--name", "web", "x.example"], 1,
+     {"err": ["no sandbox named web"]}),
+    ("reset-takes-no-rule", ["reset", "--name", "web", "x.example"], USAGE,
+     {"err": ["reset takes no rule"]}),
+    ("rule-help", ["block", "--help"], ALLOW, {"out": ["airlock block --name NAME RULE"]}),
+    ("ps-empty", ["ps"], ALLOW, {"out": ["NAME", "KIND", "PROFILE", "REFUSED"]}),
+    ("ps-extra-argument", ["ps", "x"], USAGE, {"err": ["unexpected argument 'x'"]}),
+    ("rm-usage", ["rm"], USAGE, {"err": ["Usage: airlock rm NAME"]}),
+    ("rm-unknown", ["rm", "web"], 1, {"err": ["no sandbox named web"]}),
+    ("pending-none", ["pending"], ALLOW, {"err": ["no question is open"]}),
+    ("approve-needs-number", ["approve", "three"], USAGE, {"err": ["expected one question number"]}),
+    ("approve-unknown", ["approve", "3"], 1, {"err": ["no open question 3"]}),
+    ("deny-always", ["deny", "--always", "3"], USAGE, {"err": ["--always is for approve"]}),
+    ("logs-unknown-sandbox", ["logs", "--name", "web"], USAGE, {"err": ["no sandbox named web"]}),
     # top level
     ("version", ["--version"], ALLOW, {"out": ["airlock 0."]}),
     ("help", ["--help"], ALLOW, {"out": ["check", "profiles"]}),
@@ -182,6 +216,7 @@ def run_case(binary, root, name, args, want_status, checks, update):
     env["TZ"] = "UTC"
     env.pop("NO_COLOR", None)
     env.pop("XDG_CONFIG_HOME", None)
+    env["AIRLOCK_STATE_DIR"] = STATE_DIR
     p = subprocess.run([binary] + args, cwd=root, env=env, capture_output=True, text=True,
                        timeout=30)
     problems = []
@@ -246,11 +281,17 @@ def checksrc_catches_violations(root):
     return ok
 
 
+STATE_DIR = None  # an empty state directory, made in main()
+
+
 def main():
+    global STATE_DIR
     binary, root = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    STATE_DIR = tempfile.mkdtemp(prefix="airlock-cli-state-")
     update = os.environ.get("AIRLOCK_UPDATE_GOLDEN") == "1"
     results = [run_case(binary, root, *case, update) for case in CASES]
     results.append(checksrc_catches_violations(root))
+    shutil.rmtree(STATE_DIR, ignore_errors=True)
     failed = results.count(False)
     print(f"{len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0
