@@ -69,8 +69,10 @@ class Runner:
                 os.chown(d, 65534, 65534)
             self.state[user] = d
 
-    def command(self, args, cmd, user="root"):
-        return [self.binary, "run", "--upstream", A.dns, *args, "--", *cmd]
+    def command(self, args, cmd, preload=None):
+        # A preloaded library reaches airlock alone, not `ip netns exec`.
+        pre = ["env", f"LD_PRELOAD={preload}"] if preload else []
+        return pre + [self.binary, "run", "--upstream", A.dns, *args, "--", *cmd]
 
     def env(self, user):
         e = netsim.clean_env()
@@ -78,8 +80,8 @@ class Runner:
         e["HOME"] = self.state[user]
         return e
 
-    def run(self, args, cmd, user="root", timeout=60, env=None):
-        return self.net.gateway.run(self.command(args, cmd), timeout=timeout,
+    def run(self, args, cmd, user="root", timeout=60, env=None, preload=None):
+        return self.net.gateway.run(self.command(args, cmd, preload), timeout=timeout,
                                     user=None if user == "root" else user,
                                     env={**self.env(user), **(env or {})})
 
@@ -424,8 +426,7 @@ for path in sys.argv[1:]:
                           else socket.SOCK_STREAM)
         s.settimeout(2)
         s.connect(path)
-        s.send(b"allow evil.test")
-        print("reached", path, s.recv(100))
+        print("reached", path)
     except OSError as e:
         print("unreachable", path, type(e).__name__)
 """
@@ -500,7 +501,7 @@ def cooperative_mode_without_nftables(run, net):
     """Where nftables cannot be used in the sandbox: said once, the proxy
     still works, and nothing else gets out (no route at all)."""
     p = []
-    env = {"LD_PRELOAD": SHIM, "ASAN_OPTIONS": "verify_asan_link_order=0"}
+    env = {"ASAN_OPTIONS": "verify_asan_link_order=0"}
     token = "airlock-" + secrets.token_hex(8)
     script = " ; ".join([
         " ".join(curl(net, "https://allowed.test/", "-o", "/dev/null")) + " && echo proxy-ok",
@@ -511,7 +512,7 @@ def cooperative_mode_without_nftables(run, net):
         " ".join(py(SEND_UDP, A.echo, "7", token)),
     ])
     with net.capture(filter="not port 53") as cap:
-        r = run.run(STRICT + ["--name", "coop"], ["sh", "-c", script], env=env)
+        r = run.run(STRICT + ["--name", "coop"], ["sh", "-c", script], env=env, preload=SHIM)
         cap.sync()
         leaked = cap.contains(token.encode())
     expect(p, r.stderr.count("nftables is not usable inside the sandbox") == 1,
