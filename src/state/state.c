@@ -352,7 +352,9 @@ int state_remove(enum sandbox_kind kind, const char *name, struct diag *d)
 static char *without(const char *text, const char *rule, bool *ret_found)
 {
 	size_t n = strlen(text), rl = strlen(rule), o = 0;
-	char *out = malloc(n + 1);
+	/* Every line kept ends with a newline, the last one too when the file
+	 * had none there: one byte more than the text, and the NUL. */
+	char *out = malloc(n + 2);
 	if (!out)
 		return NULL;
 	*ret_found = false;
