@@ -234,10 +234,10 @@ static int hide_paths(const struct sandbox_spec *spec, struct diag *d)
 			return diag_fail(d, -errno, "cannot hide %s from the sandbox: %s", path,
 			                 strerror(errno));
 		}
-		int r = S_ISDIR(st.st_mode)
-		                ? mount("tmpfs", path, "tmpfs",
-		                        MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=4k,mode=0555")
-		                : mount("/dev/null", path, NULL, MS_BIND, NULL);
+		int r = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs",
+		                                    MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+		                                    "size=4k,mode=0555")
+		                            : mount("/dev/null", path, NULL, MS_BIND, NULL);
 		if (r < 0)
 			return diag_fail(d, -errno, "cannot hide %s from the sandbox: %s", path,
 			                 strerror(errno));
