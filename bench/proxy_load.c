@@ -662,7 +662,7 @@ static int run_rate(enum mode mode, char **argv)
 	if (mode == M_RPS) {
 		int n = snprintf(g.request, sizeof(g.request),
 		                 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: proxy_load\r\n"
-		                 "Accept: */*\r\n\r\n",
+		                 "Accept: */*\r\nConnection: close\r\n\r\n",
 		                 argv[1], url_authority(argv[1], authority, sizeof(authority)));
 		if (n < 0 || (size_t)n >= sizeof(g.request))
 			usage();

@@ -34,6 +34,28 @@ static void test_parse(void **state)
 	assert_int_equal(control_parse("unallow a.test", 14, &r, &d), 0);
 	assert_int_equal(r.cmd, CONTROL_UNALLOW);
 
+	/* Questions: pending, approve ID [always], deny ID. */
+	assert_int_equal(control_parse("pending", 7, &r, &d), 0);
+	assert_int_equal(r.cmd, CONTROL_PENDING);
+	assert_int_equal(control_parse("approve 12", 10, &r, &d), 0);
+	assert_int_equal(r.cmd, CONTROL_APPROVE);
+	assert_int_equal(r.id, 12);
+	assert_false(r.always);
+	assert_int_equal(control_parse("approve 3 always", 16, &r, &d), 0);
+	assert_true(r.always);
+	assert_int_equal(control_parse("deny 7", 6, &r, &d), 0);
+	assert_int_equal(r.cmd, CONTROL_DENY);
+	assert_int_equal(r.id, 7);
+	assert_int_equal(control_parse("deny 7 always", 13, &r, &d), -EINVAL);
+	assert_non_null(strstr(d.msg, "unexpected 'always'"));
+	assert_int_equal(control_parse("approve", 7, &r, &d), -EINVAL);
+	assert_non_null(strstr(d.msg, "question's number"));
+	assert_int_equal(control_parse("approve 0", 9, &r, &d), -EINVAL);
+	assert_int_equal(control_parse("approve x1", 10, &r, &d), -EINVAL);
+	assert_int_equal(control_parse("approve 1x", 10, &r, &d), -EINVAL);
+	assert_int_equal(control_parse("approve 1234567890", 18, &r, &d), -EINVAL);
+	assert_int_equal(control_parse("pending 1", 9, &r, &d), -EINVAL);
+
 	assert_int_equal(control_parse("allow", 5, &r, &d), -EINVAL);
 	assert_non_null(strstr(d.msg, "needs a rule"));
 	assert_int_equal(control_parse("status now", 10, &r, &d), -EINVAL);
