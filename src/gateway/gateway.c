@@ -33,6 +33,7 @@ struct gateway {
 	struct proxy_service *proxy;
 	struct approvals *approvals;
 	struct loop_timer *sweep;
+	uint64_t logged_drops; /* records of packets others dropped (gateway_log) */
 };
 
 void gateway_config_default(struct gateway_config *c)
@@ -58,6 +59,8 @@ static void emit(void *ctx, const struct audit_record *r)
 void gateway_log(struct gateway *g, struct audit_record *r)
 {
 	snprintf(r->sandbox, sizeof(r->sandbox), "%s", g->config.sandbox);
+	if (r->verdict == AUDIT_VERDICT_BLOCK)
+		g->logged_drops++;
 	emit(g, r);
 }
 
@@ -419,6 +422,9 @@ static int status(struct gateway *g, char *out, size_t size)
 		        (unsigned long long)ps.bad, (unsigned long long)ps.failed,
 		        (unsigned long long)ps.cap_refused, (unsigned long long)ps.transparent,
 		        (unsigned long long)ps.sni_refused, (unsigned long long)ps.policy_closed);
+	if (o < size)
+		o += (size_t)snprintf(out + o, size - o, "firewall dropped %llu\n",
+		                      (unsigned long long)g->logged_drops);
 	for (size_t i = 0; i < g->n_runtime && o < size; i++) {
 		rule_format(&g->runtime[i].rule, text, sizeof(text));
 		o += (size_t)snprintf(out + o, size - o, "  %s %s\n",

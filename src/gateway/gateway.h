@@ -120,7 +120,8 @@ void gateway_set_policy(struct gateway *g, struct policy *p, const char *why);
 int gateway_reload(struct gateway *g, const char *why, struct diag *d);
 
 /* Write a record made elsewhere (a packet the sandbox's firewall dropped)
- * to the audit log, with this gateway's sandbox name. */
+ * to the audit log, with this gateway's sandbox name.  Those with verdict
+ * block are counted in `status` ("firewall dropped N"). */
 void gateway_log(struct gateway *g, struct audit_record *r);
 
 /* Answer an open question (the terminal's prompt): as the control socket's

@@ -16,8 +16,10 @@ Prints "ok   NAME" or "FAIL NAME: why" a case, then "N passed, N failed".
 """
 import json
 import os
+import pty
 import re
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -601,6 +603,68 @@ def ask_approve_deny_timeout(run, net):
     return p
 
 
+def on_terminal(net, argv, env, steps, timeout=20):
+    """Runs argv in the gateway namespace on a new pseudo-terminal (its
+    controlling terminal, as a shell's command would have), then for each
+    (pattern, keys) waits for pattern in the output and types keys.  Returns
+    (exit status, everything the terminal showed)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execvpe("ip", ["ip", "netns", "exec", net.gateway.name, *argv], env)
+        finally:
+            os._exit(127)
+    out, deadline = b"", time.monotonic() + timeout
+    try:
+        for pattern, keys in steps + [(None, None)]:
+            while time.monotonic() < deadline:
+                if pattern is not None and re.search(pattern.encode(), out):
+                    break
+                r, _, _ = select.select([fd], [], [], 0.2)
+                if r:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:  # EIO: the other end is closed
+                        chunk = b""
+                    if not chunk:
+                        pattern = None
+                        break
+                    out += chunk
+            else:
+                raise TimeoutError(f"waiting for {pattern!r}; got {out[-300:]!r}")
+            if keys is not None:
+                os.write(fd, keys)
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+    finally:
+        os.close(fd)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def terminal_prompt_and_ctrl_c(run, net):
+    """--ask's question on the terminal, answered with a key; then ^C on the
+    terminal reaches the command (not airlock), whose status comes back."""
+    p = []
+    env = run.env("root")
+    argv = run.command(["--profile", "strict", "--name", "tty", "--ask"],
+                       curl(net, "https://www.blocked.test/", "-o", "/dev/null", "-w",
+                            "got %{http_code}\n"))
+    status, out = on_terminal(net, argv, env, [(r"www\.blocked\.test:443 \(connect\)\. Allow\?",
+                                                 b"y\n")])
+    expect(p, status == 0 and "got 200" in out, f"approved on the terminal: {status} {out!r}")
+    expect(p, "allowed for this run" in out, "the prompt says what the answer did")
+    argv = run.command(["--profile", "strict", "--name", "tty"],
+                       ["sh", "-c", "echo ready; sleep 30; echo not-interrupted"])
+    status, out = on_terminal(net, argv, env, [("ready", b"\x03")])
+    expect(p, status == 130 and "not-interrupted" not in out,
+           f"^C ends the command: {status} {out!r}")
+    return p
+
+
 # -- rootless ---------------------------------------------------------------------
 
 def rootless_sandbox_as_nobody(run, net):
@@ -645,6 +709,7 @@ CASES = [
     ("tampering-paths-hidden", tampering_paths_hidden),
     ("cooperative-mode-without-nftables", cooperative_mode_without_nftables),
     ("ask-approve-deny-timeout", ask_approve_deny_timeout),
+    ("terminal-prompt-and-ctrl-c", terminal_prompt_and_ctrl_c),
     ("rootless-sandbox-as-nobody", rootless_sandbox_as_nobody),
 ]
 
