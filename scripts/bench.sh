@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks, in a release build: the policy matcher (load time and memory
 # for a million rules, lookups per second), then the DNS filter side by side
-# with dnsmasq, then the HTTP proxy side by side with tinyproxy (and squid
-# when installed).  Prints Markdown tables (the proxy's also goes to
+# with dnsmasq, then the HTTP proxy side by side with tinyproxy and squid,
+# then (as root) sandboxes side by side with docker run.  Prints Markdown tables (the proxy's also goes to
 # build-ci/release/bench/proxy-results.md); docs/benchmarks.md records a run
 # with the machine it ran on.  Arguments go to bench_matcher (RULES LOOKUPS).
 set -euo pipefail
@@ -23,3 +23,11 @@ echo "## HTTP proxy: airlock, tinyproxy, squid (bench/proxy_load, 5 s a rate)"
 echo
 bench/proxy.sh build-ci/release/src/airlock build-ci/release/bench/proxy_load 5 \
 	build-ci/release/bench/proxy-results.md
+echo
+if [ "$(id -u)" -eq 0 ]; then
+	echo "## Sandboxes: airlock run, airlock docker run, docker run (bench/sandbox.py)"
+	echo
+	python3 bench/sandbox.py build-ci/release/src/airlock 20
+else
+	echo "(bench/sandbox.py needs root: it builds network namespaces)"
+fi

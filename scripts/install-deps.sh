@@ -17,7 +17,7 @@ packages=(
 	# Docker sandboxes' tests start their own dockerd (tests/docker/)
 	docker.io
 	# benchmarks: the tools compared with, and the load generators
-	dnsmasq-base dnsperf tinyproxy
+	dnsmasq-base dnsperf tinyproxy squid
 )
 
 missing=()
@@ -35,5 +35,17 @@ if [ "$(id -u)" -ne 0 ]; then
 	sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Packages with a daemon (squid, docker.io) must not start it: the benchmarks
+# and tests start their own, on their own addresses.  policy-rc.d is the
+# Debian way to say so during an install, and only while it lasts.
+guard=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	guard=/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\nexit 101\n' | $sudo tee "$guard" >/dev/null
+	$sudo chmod 755 "$guard"
+fi
+status=0
+$sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+	>/dev/null || status=$?
+[ -z "$guard" ] || $sudo rm -f "$guard"
+exit $status
