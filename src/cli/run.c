@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "enforce/nflog.h"
 #include "gateway/gateway.h"
 #include "sandbox/sandbox.h"
 #include "state/state.h"
@@ -159,7 +158,6 @@ struct run {
 	struct loop *loop;
 	struct gateway *gateway;
 	struct sandbox *sandbox;
-	uint64_t nflog_lost; /* reads that said ENOBUFS */
 
 	/* Hidden from the sandbox: the fixed list, then these. */
 	char hide_state[PATH_MAX], hide_config[PATH_MAX], hide_runtime[PATH_MAX],
@@ -511,63 +509,6 @@ static void hand_sockets(struct sandbox *sb, struct gateway_config *c)
 
 /* ---- the loop: dropped packets, signals, the end ------------------------- */
 
-static void on_dropped_packet(void *ctx, const struct nflog_packet *p)
-{
-	struct run *run = ctx;
-	struct audit_record r;
-	char proto[32];
-	enum audit_proto ap = AUDIT_PROTO_NONE;
-
-	if (p->protocol == IPPROTO_TCP)
-		ap = AUDIT_PROTO_TCP;
-	else if (p->protocol == IPPROTO_UDP)
-		ap = AUDIT_PROTO_UDP;
-	else if (p->protocol == IPPROTO_ICMP || p->protocol == IPPROTO_ICMPV6)
-		ap = AUDIT_PROTO_ICMP;
-	audit_record_init(&r, AUDIT_EVENT_DECISION, ap);
-	r.verdict = AUDIT_VERDICT_BLOCK;
-	addr_format(&p->src, r.client, sizeof(r.client));
-	addr_format_ip(&p->dst, r.address, sizeof(r.address));
-	if (p->has_port)
-		r.port = addr_port(&p->dst);
-	AUDIT_SET(&r, origin, "sandbox firewall");
-	const char *name = nflog_protocol_name(p->protocol, proto, sizeof(proto));
-	if (p->protocol == IPPROTO_UDP)
-		AUDIT_SET(&r, detail, "dropped: UDP other than DNS never leaves the sandbox");
-	else if (p->protocol == IPPROTO_TCP)
-		AUDIT_SET(&r, detail, "dropped: this sandbox has no network");
-	else if (p->icmp_type >= 0)
-		AUDIT_SET(&r, detail, "dropped: %s type %d never leaves the sandbox", name,
-		          p->icmp_type);
-	else
-		AUDIT_SET(&r, detail, "dropped: %s never leaves the sandbox", name);
-	gateway_log(run->gateway, &r);
-}
-
-static void on_nflog(struct loop *loop, int fd, uint32_t events, void *data)
-{
-	static uint8_t buf[NFLOG_RECV_SIZE];
-	struct run *run = data;
-	(void)loop;
-	(void)events;
-
-	/* A bounded number of reads a callback: a flood must not hold the loop. */
-	for (int i = 0; i < 16; i++) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n < 0 && errno == ENOBUFS) {
-			if (run->nflog_lost++ == 0)
-				gateway_note(
-				        run->gateway,
-				        "the sandbox's firewall dropped packets faster than they "
-				        "could be logged; they are counted, not all logged");
-			continue;
-		}
-		if (n <= 0)
-			return;
-		nflog_parse(buf, (size_t)n, on_dropped_packet, run);
-	}
-}
-
 static void on_helper_exit(struct loop *loop, int fd, uint32_t events, void *data)
 {
 	struct run *run = data;
@@ -575,8 +516,7 @@ static void on_helper_exit(struct loop *loop, int fd, uint32_t events, void *dat
 	(void)events;
 	/* What the firewall logged in the command's last moments is queued in
 	 * the NFLOG socket: into the audit log with it, before the end. */
-	if (run->sandbox->nflog_fd >= 0)
-		on_nflog(loop, run->sandbox->nflog_fd, LOOP_READ, run);
+	gateway_drain_firewall(run->gateway);
 	loop_stop(loop);
 }
 
@@ -831,13 +771,9 @@ static int start(struct run *run, struct policy *policy)
 		open_tty(run);
 	}
 	hand_sockets(run->sandbox, &c);
+	c.firewall_fd = TAKE_FD(run->sandbox->nflog_fd);
 	if (gateway_new(run->loop, &c, policy, &run->gateway, &d) < 0) {
 		cli_error("run", "%s", d.msg);
-		return -1;
-	}
-	if (run->sandbox->nflog_fd >= 0 &&
-	    loop_add_fd(run->loop, run->sandbox->nflog_fd, LOOP_READ, on_nflog, run) < 0) {
-		cli_error("run", "cannot watch the sandbox's firewall log: %s", strerror(errno));
 		return -1;
 	}
 	int e = loop_add_fd(run->loop, run->sandbox->helper_pidfd, LOOP_READ, on_helper_exit, run);

@@ -1,6 +1,7 @@
 /* ruleset.c - the sandbox's nftables ruleset as text (see ruleset.h). */
 #include "enforce/ruleset.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,20 +40,17 @@ _printf_(2, 3) static void put(struct out *o, const char *fmt, ...)
 	o->len += (size_t)n;
 }
 
+static void put_refusals(struct out *o, int nflog_group);
+static int finish(struct out *o, size_t size, struct diag *d);
+static void put_head(struct out *o);
+
 int ruleset_render_sandbox(const struct ruleset_spec *s, char *buf, size_t size, struct diag *d)
 {
 	struct out o = {buf, size, 0, size == 0};
 
 	if (s->nflog_group < -1 || s->nflog_group > 65535)
 		return diag_fail(d, -EINVAL, "NFLOG group %d: expected 0 to 65535", s->nflog_group);
-
-	/* Create-then-delete makes the replacement atomic and idempotent: the
-	 * delete never fails, and the new table comes in the same transaction. */
-	put(&o, "add table inet " RULESET_TABLE "\n");
-	put(&o, "delete table inet " RULESET_TABLE "\n");
-	put(&o, "table inet " RULESET_TABLE " {\n");
-	for (int c = 0; c < RULESET_N_COUNTERS; c++)
-		put(&o, "\tcounter %s { }\n", counter_names[c]);
+	put_head(&o);
 
 	put(&o, "\n\t# Where flows go: DNS and TCP to the gateway's listeners on loopback.\n");
 	put(&o, "\tchain redirect_out {\n"
@@ -80,11 +78,31 @@ int ruleset_render_sandbox(const struct ruleset_spec *s, char *buf, size_t size,
 	put(&o, "\t}\n");
 
 	put(&o, "\n\t# What leaves: loopback only; the rest is counted, logged and dropped.\n");
-	put(&o,
-	    "\tchain filter_out {\n"
-	    "\t\ttype filter hook output priority filter; policy drop;\n"
-	    "\t\tip daddr 127.0.0.0/8 accept\n"
-	    "\t\tip6 daddr ::1 accept\n"
+	put(&o, "\tchain filter_out {\n"
+	        "\t\ttype filter hook output priority filter; policy drop;\n"
+	        "\t\tip daddr 127.0.0.0/8 accept\n"
+	        "\t\tip6 daddr ::1 accept\n");
+	put_refusals(&o, s->nflog_group);
+	return finish(&o, size, d);
+}
+
+/* The head every ruleset shares: the atomic replacement and the counters. */
+static void put_head(struct out *o)
+{
+	/* Create-then-delete makes the replacement atomic and idempotent: the
+	 * delete never fails, and the new table comes in the same transaction. */
+	put(o, "add table inet " RULESET_TABLE "\n");
+	put(o, "delete table inet " RULESET_TABLE "\n");
+	put(o, "table inet " RULESET_TABLE " {\n");
+	for (int c = 0; c < RULESET_N_COUNTERS; c++)
+		put(o, "\tcounter %s { }\n", counter_names[c]);
+}
+
+/* The end of filter_out (every protocol counted, then refused), the refuse
+ * chain, and the table's closing brace. */
+static void put_refusals(struct out *o, int nflog_group)
+{
+	put(o,
 	    "\t\tmeta l4proto tcp counter name %s jump refuse\n"
 	    "\t\tmeta l4proto udp counter name %s jump refuse\n"
 	    "\t\tmeta l4proto { icmp, ipv6-icmp } counter name %s jump refuse\n"
@@ -92,17 +110,137 @@ int ruleset_render_sandbox(const struct ruleset_spec *s, char *buf, size_t size,
 	    "\t}\n",
 	    counter_names[RULESET_DROPPED_TCP], counter_names[RULESET_DROPPED_UDP],
 	    counter_names[RULESET_DROPPED_ICMP], counter_names[RULESET_DROPPED_OTHER]);
+	put(o, "\n\tchain refuse {\n");
+	if (nflog_group >= 0)
+		put(o, "\t\tlimit rate %d/second burst %d packets log group %d\n", RULESET_LOG_RATE,
+		    RULESET_LOG_RATE * 2, nflog_group);
+	put(o, "\t\tdrop\n"
+	       "\t}\n"
+	       "}\n");
+}
 
-	put(&o, "\n\tchain refuse {\n");
-	if (s->nflog_group >= 0)
-		put(&o, "\t\tlimit rate %d/second burst %d packets log group %d\n",
-		    RULESET_LOG_RATE, RULESET_LOG_RATE * 2, s->nflog_group);
-	put(&o, "\t\tdrop\n"
-	        "\t}\n"
-	        "}\n");
-
-	if (o.failed)
+static int finish(struct out *o, size_t size, struct diag *d)
+{
+	if (o->failed)
 		return diag_fail(d, -ENOBUFS, "the nftables ruleset does not fit in %zu bytes",
 		                 size);
-	return (int)o.len;
+	return (int)o->len;
+}
+
+static int check_nets(const struct ruleset_net *nets, size_t n, const char *what, struct diag *d)
+{
+	if (n > RULESET_MAX_NETS)
+		return diag_fail(d, -EINVAL, "more than %d %ss", RULESET_MAX_NETS, what);
+	for (size_t i = 0; i < n; i++)
+		if ((nets[i].family != 4 && nets[i].family != 6) ||
+		    nets[i].prefix > (nets[i].family == 4 ? 32 : 128))
+			return diag_fail(d, -EINVAL, "%s %zu is not an address range", what, i + 1);
+	return 0;
+}
+
+static bool has_family(const struct ruleset_net *nets, size_t n, int family)
+{
+	for (size_t i = 0; i < n; i++)
+		if (nets[i].family == family)
+			return true;
+	return false;
+}
+
+/* "ip daddr { 10.0.0.0/8, 172.16.0.0/12 } " for the ranges of one family
+ * (the caller checked there is one), then `tail`. */
+static void put_match(struct out *o, const struct ruleset_net *nets, size_t n, int family,
+                      const char *tail)
+{
+	bool first = true;
+	put(o, "\t\t%s daddr { ", family == 4 ? "ip" : "ip6");
+	for (size_t i = 0; i < n; i++) {
+		char text[INET6_ADDRSTRLEN];
+		if (nets[i].family != family)
+			continue;
+		inet_ntop(family == 4 ? AF_INET : AF_INET6, nets[i].addr, text, sizeof(text));
+		put(o, "%s%s/%u", first ? "" : ", ", text, nets[i].prefix);
+		first = false;
+	}
+	put(o, " } %s\n", tail);
+}
+
+int ruleset_render_inplace(const struct ruleset_inplace_spec *s, char *buf, size_t size,
+                           struct diag *d)
+{
+	struct out o = {buf, size, 0, size == 0};
+	int e;
+
+	if (s->nflog_group < -1 || s->nflog_group > 65535)
+		return diag_fail(d, -EINVAL, "NFLOG group %d: expected 0 to 65535", s->nflog_group);
+	if ((e = check_nets(s->direct, s->n_direct, "direct network", d)) < 0 ||
+	    (e = check_nets(s->resolvers, s->n_resolvers, "resolver", d)) < 0)
+		return e;
+	put_head(&o);
+
+	put(&o, "\n\t# Where flows go: the gateway's own and the direct networks' as they\n"
+	        "\t# are, DNS and TCP to the gateway's listeners on loopback.  Before any\n"
+	        "\t# other nat chain: the first NAT decision is the one that holds.\n");
+	put(&o,
+	    "\tchain redirect_out {\n"
+	    "\t\ttype nat hook output priority -110; policy accept;\n"
+	    "\t\tmeta skuid %u return\n",
+	    s->gateway_uid);
+	for (int fam = 4; fam <= 6; fam += 2)
+		if (has_family(s->direct, s->n_direct, fam))
+			put_match(&o, s->direct, s->n_direct, fam, "return");
+	if (s->dns_port)
+		put(&o, "\t\tmeta l4proto { tcp, udp } th dport 53 redirect to :%u\n", s->dns_port);
+	if (s->transparent_port) {
+		put(&o, "\t\tip daddr != 127.0.0.0/8 meta l4proto tcp redirect to :%u\n",
+		    s->transparent_port);
+		if (s->ipv6)
+			put(&o, "\t\tip6 daddr != ::1 meta l4proto tcp redirect to :%u\n",
+			    s->transparent_port);
+	}
+	put(&o, "\t}\n");
+
+	put(&o, "\n\t# What leaves: what the gateway sends and serves, and the exceptions.\n");
+	put(&o,
+	    "\tchain filter_out {\n"
+	    "\t\ttype filter hook output priority filter; policy drop;\n"
+	    "\t\tct state established,related accept\n"
+	    "\t\tmeta skuid %u accept\n",
+	    s->gateway_uid);
+	if (s->allow_localhost) {
+		put(&o, "\t\tip daddr 127.0.0.0/8 accept\n"
+		        "\t\tip6 daddr ::1 accept\n");
+	} else {
+		/* The gateway's listeners only: where redirected flows go. */
+		char ports[64] = "";
+		size_t n = 0;
+		const uint16_t list[] = {s->dns_port, s->proxy_port, s->transparent_port};
+		for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++)
+			if (list[i])
+				n += (size_t)snprintf(ports + n, sizeof(ports) - n, "%s%u",
+				                      n ? ", " : "", list[i]);
+		if (n)
+			put(&o,
+			    "\t\tip daddr 127.0.0.0/8 tcp dport { %s } accept\n"
+			    "\t\tip6 daddr ::1 tcp dport { %s } accept\n",
+			    ports, ports);
+		if (s->dns_port)
+			put(&o,
+			    "\t\tip daddr 127.0.0.0/8 udp dport %u accept\n"
+			    "\t\tip6 daddr ::1 udp dport %u accept\n",
+			    s->dns_port, s->dns_port);
+	}
+	for (int fam = 4; fam <= 6; fam += 2) {
+		if (has_family(s->direct, s->n_direct, fam))
+			put_match(&o, s->direct, s->n_direct, fam, "accept");
+		if (!s->dns_port && has_family(s->resolvers, s->n_resolvers, fam))
+			put_match(&o, s->resolvers, s->n_resolvers, fam,
+			          "meta l4proto { tcp, udp } th dport 53 accept");
+	}
+	put_refusals(&o, s->nflog_group);
+	return finish(&o, size, d);
+}
+
+const char *ruleset_remove_text(void)
+{
+	return "add table inet " RULESET_TABLE "\ndelete table inet " RULESET_TABLE "\n";
 }

@@ -26,6 +26,22 @@
  * other UDP), with transparent_port 0 no TCP redirect (TCP is dropped): the
  * `airgapped` profile sets both to 0.
  *
+ * The in-place ruleset (`airlock apply`, a container's or machine's own
+ * namespace, where the gateway runs beside everything else):
+ *
+ *   nat output      the gateway's own traffic (its uid) untouched; the
+ *                   `direct` networks untouched; then as above: port 53 to
+ *                   the DNS listener, other TCP to the transparent listener
+ *                   (at priority -110, before any other nat chain of the
+ *                   namespace - Docker's embedded DNS has one at -100 - so
+ *                   that the first NAT decision, the one that holds, is ours);
+ *   filter output   policy drop; established flows, the gateway's uid, the
+ *                   gateway's listeners on loopback (and, with
+ *                   allow_localhost, all of loopback), the `direct`
+ *                   networks and, without a DNS listener, the resolvers on
+ *                   port 53 pass; the rest is counted, logged and dropped as
+ *                   above.
+ *
  * The table is replaced atomically ("add table; delete table; table {...}"
  * in one transaction), so applying twice leaves one table.
  */
@@ -58,11 +74,42 @@ struct ruleset_spec {
 	int nflog_group;           /* 0..65535, or -1: count only */
 };
 
+/* An address range, for the in-place ruleset. */
+struct ruleset_net {
+	int family; /* 4 or 6 */
+	uint8_t addr[16];
+	uint8_t prefix;
+};
+
+#define RULESET_MAX_NETS 32
+
+struct ruleset_inplace_spec {
+	uint32_t gateway_uid;      /* its traffic is neither redirected nor dropped */
+	uint16_t dns_port;         /* 0: no DNS listener: port 53 to `resolvers` passes */
+	uint16_t proxy_port;       /* reachable on loopback whatever allow_localhost */
+	uint16_t transparent_port; /* 0: no TCP redirect */
+	bool ipv6;
+	bool allow_localhost;
+	struct ruleset_net direct[RULESET_MAX_NETS]; /* reached directly, not redirected */
+	size_t n_direct;
+	struct ruleset_net resolvers[RULESET_MAX_NETS];
+	size_t n_resolvers;
+	int nflog_group; /* 0..65535, or -1: count only */
+};
+
 /* "dropped_tcp", "dropped_udp"... as the ruleset names them. */
 const char *ruleset_counter_name(enum ruleset_counter c);
 
 /* Render the sandbox's ruleset into buf.  Returns the length, or -ENOBUFS
  * (buf too small) / -EINVAL (a group out of range), with `d` saying so. */
 int ruleset_render_sandbox(const struct ruleset_spec *spec, char *buf, size_t size, struct diag *d);
+
+/* Render the in-place ruleset.  The same returns, and -EINVAL for a range
+ * that is not one (family, prefix). */
+int ruleset_render_inplace(const struct ruleset_inplace_spec *spec, char *buf, size_t size,
+                           struct diag *d);
+
+/* The text that removes the table (whether it is there or not). */
+const char *ruleset_remove_text(void);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "dns/addrmap.h"
 #include "gateway/control.h"
+#include "gateway/firewall_log.h"
 #include "net/sock.h"
 
 /* How often expired name<->address pairs are swept. */
@@ -33,7 +34,7 @@ struct gateway {
 	struct proxy_service *proxy;
 	struct approvals *approvals;
 	struct loop_timer *sweep;
-	uint64_t logged_drops; /* records of packets others dropped (gateway_log) */
+	struct firewall_log *firewall;
 };
 
 void gateway_config_default(struct gateway_config *c)
@@ -47,6 +48,7 @@ void gateway_config_default(struct gateway_config *c)
 	c->log_keep = 5;
 	c->addrmap_pairs = 65536;
 	c->addrmap_grace_s = 600;
+	c->firewall_fd = -1;
 }
 
 static void emit(void *ctx, const struct audit_record *r)
@@ -59,9 +61,22 @@ static void emit(void *ctx, const struct audit_record *r)
 void gateway_log(struct gateway *g, struct audit_record *r)
 {
 	snprintf(r->sandbox, sizeof(r->sandbox), "%s", g->config.sandbox);
-	if (r->verdict == AUDIT_VERDICT_BLOCK)
-		g->logged_drops++;
 	emit(g, r);
+}
+
+static void firewall_record(void *ctx, struct audit_record *r)
+{
+	gateway_log(ctx, r);
+}
+
+static void firewall_note(void *ctx, const char *note)
+{
+	gateway_note(ctx, "%s", note);
+}
+
+void gateway_drain_firewall(struct gateway *g)
+{
+	firewall_log_drain(g->firewall);
 }
 
 void gateway_note(struct gateway *g, const char *fmt, ...)
@@ -233,6 +248,8 @@ int gateway_new(struct loop *loop, const struct gateway_config *c, struct policy
 	if (!g) {
 		for (size_t i = 0; i < c->n_sockets; i++)
 			close(c->sockets[i].fd);
+		if (c->firewall_fd >= 0)
+			close(c->firewall_fd);
 		return diag_fail(d, -ENOMEM, "out of memory");
 	}
 	g->loop = loop;
@@ -242,9 +259,19 @@ int gateway_new(struct loop *loop, const struct gateway_config *c, struct policy
 	g->sweep = loop_timer_add(loop, SWEEP_MS, on_sweep, g);
 	if (!g->addrmap || !g->sweep)
 		return diag_fail(d, -ENOMEM, "out of memory");
+	int firewall_fd = TAKE_FD(g->config.firewall_fd);
 	r = log_writer_open(c->log_path, c->log_max_bytes, c->log_keep, &g->log, d);
-	if (r < 0)
+	if (r < 0) {
+		if (firewall_fd >= 0)
+			close(firewall_fd);
 		return r;
+	}
+	if (firewall_fd >= 0) {
+		r = firewall_log_new(loop, firewall_fd, firewall_record, firewall_note, g,
+		                     &g->firewall);
+		if (r < 0)
+			return diag_fail(d, r, "cannot read the firewall's log: %s", strerror(-r));
+	}
 	if (c->ask) {
 		struct approvals_owner owner = {
 		        .asked = on_asked,
@@ -312,6 +339,7 @@ void gateway_free(struct gateway *g)
 	dns_service_free(g->dns);
 	proxy_service_free(g->proxy);
 	approvals_free(g->approvals);
+	firewall_log_free(g->firewall);
 	loop_timer_cancel(g->sweep);
 	addrmap_free(g->addrmap);
 	policy_slot_replace(&g->policy, NULL);
@@ -424,7 +452,7 @@ static int status(struct gateway *g, char *out, size_t size)
 		        (unsigned long long)ps.sni_refused, (unsigned long long)ps.policy_closed);
 	if (o < size)
 		o += (size_t)snprintf(out + o, size - o, "firewall dropped %llu\n",
-		                      (unsigned long long)g->logged_drops);
+		                      (unsigned long long)firewall_log_count(g->firewall));
 	for (size_t i = 0; i < g->n_runtime && o < size; i++) {
 		rule_format(&g->runtime[i].rule, text, sizeof(text));
 		o += (size_t)snprintf(out + o, size - o, "  %s %s\n",

@@ -86,6 +86,10 @@ struct gateway_config {
 	 * runtime allow rule; "always" hands it to `ask_keep` (the sandbox's
 	 * rule file) instead, or also makes it a runtime rule when that is
 	 * NULL. */
+	/* An NFLOG socket the sandbox's firewall logs its drops to
+	 * (firewall_log.h), or -1.  gateway_new takes ownership, also on
+	 * failure. */
+	int firewall_fd;
 	bool ask;
 	struct approvals_config approvals;
 	void (*ask_prompt)(void *ctx, const struct approval_question *q);
@@ -119,10 +123,12 @@ void gateway_set_policy(struct gateway *g, struct policy *p, const char *why);
  * same name).  On failure the current policy stays; `d` says why. */
 int gateway_reload(struct gateway *g, const char *why, struct diag *d);
 
-/* Write a record made elsewhere (a packet the sandbox's firewall dropped)
- * to the audit log, with this gateway's sandbox name.  Those with verdict
- * block are counted in `status` ("firewall dropped N"). */
+/* Write a record made elsewhere to the audit log, with this gateway's
+ * sandbox name. */
 void gateway_log(struct gateway *g, struct audit_record *r);
+
+/* Log what the firewall's socket holds now (before the end). */
+void gateway_drain_firewall(struct gateway *g);
 
 /* Answer an open question (the terminal's prompt): as the control socket's
  * approve/deny.  0, or -ENOENT when it is not open (`d` says so). */
