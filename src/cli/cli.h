@@ -27,6 +27,7 @@ int cmd_gateway(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_docker(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 /* allow, block, unallow, reset --name NAME: argv[0] says which. */

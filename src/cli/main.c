@@ -13,6 +13,7 @@ struct command {
 
 static const struct command commands[] = {
         {"run", cmd_run, "run a command in a sandbox with the policy's network"},
+        {"apply", cmd_apply, "put the policy in force on this machine or container itself"},
         {"ps", cmd_ps, "list the running sandboxes"},
         {"allow", cmd_rule, "allow a rule in a named sandbox, now and at every start"},
         {"block", cmd_rule, "block a rule in a named sandbox, now and at every start"},

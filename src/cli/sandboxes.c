@@ -292,7 +292,8 @@ int cmd_ps(int argc, char **argv)
 	}
 	printf("%-24s %-7s %-12s %-8s %7s %7s %8s\n", "NAME", "KIND", "PROFILE", "UP", "ALLOWED",
 	       "BLOCKED", "REFUSED");
-	static const enum sandbox_kind kinds[] = {SANDBOX_KIND_RUN, SANDBOX_KIND_DOCKER};
+	static const enum sandbox_kind kinds[] = {SANDBOX_KIND_RUN, SANDBOX_KIND_DOCKER,
+	                                          SANDBOX_KIND_APPLY};
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
 		ps.kind = kinds[i];
 		if (state_each(kinds[i], ps_one, &ps, &d) < 0) {
@@ -333,6 +334,14 @@ int cmd_rm(int argc, char **argv)
 		}
 		if (kind == SANDBOX_KIND_DOCKER) {
 			cli_error("rm", "%s is a Docker sandbox: 'airlock docker rm %s'", argv[i],
+			          argv[i]);
+			status = 1;
+			continue;
+		}
+		if (kind == SANDBOX_KIND_APPLY) {
+			cli_error("rm",
+			          "%s is this machine's own (airlock apply): 'airlock apply "
+			          "--remove' stops it",
 			          argv[i]);
 			status = 1;
 			continue;

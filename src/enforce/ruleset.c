@@ -200,11 +200,16 @@ int ruleset_render_inplace(const struct ruleset_inplace_spec *s, char *buf, size
 	put(&o, "\t}\n");
 
 	put(&o, "\n\t# What leaves: what the gateway sends and serves, and the exceptions.\n");
+	/* IPv6 needs neighbour discovery and multicast listener reports on the
+	 * link (hop limit 255 and link-local scope: they reach neighbours only). */
 	put(&o,
 	    "\tchain filter_out {\n"
 	    "\t\ttype filter hook output priority filter; policy drop;\n"
 	    "\t\tct state established,related accept\n"
-	    "\t\tmeta skuid %u accept\n",
+	    "\t\tmeta skuid %u accept\n"
+	    "\t\ticmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } "
+	    "ip6 hoplimit 255 accept\n"
+	    "\t\ticmpv6 type mld2-listener-report ip6 daddr ff02::16 accept\n",
 	    s->gateway_uid);
 	if (s->allow_localhost) {
 		put(&o, "\t\tip daddr 127.0.0.0/8 accept\n"

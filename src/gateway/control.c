@@ -26,6 +26,8 @@ struct control_service {
 	void *ctx;
 	struct client *clients[CONTROL_CLIENTS];
 	char reply[CONTROL_REPLY_MAX];
+	bool has_extra;
+	uid_t extra_uid; /* control_service_allow() */
 };
 
 enum arg_kind {
@@ -223,13 +225,27 @@ static void on_client(struct loop *loop, int fd, uint32_t events, void *data)
 		reply(c, s->reply, 2);
 }
 
-static bool peer_allowed(int fd)
+static bool peer_allowed(const struct control_service *s, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
-	return cred.uid == 0 || cred.uid == getuid();
+	return cred.uid == 0 || cred.uid == getuid() || (s->has_extra && cred.uid == s->extra_uid);
+}
+
+void control_service_allow(struct control_service *s, uid_t uid)
+{
+	s->has_extra = true;
+	s->extra_uid = uid;
+}
+
+int control_share(const char *path, gid_t gid, struct diag *d)
+{
+	if (chown(path, (uid_t)-1, gid) < 0 || chmod(path, 0660) < 0)
+		return diag_fail(d, -errno, "cannot share the control socket %s: %s", path,
+		                 strerror(errno));
+	return 0;
 }
 
 static void on_listener(struct loop *loop, int fd, uint32_t events, void *data)
@@ -241,7 +257,7 @@ static void on_listener(struct loop *loop, int fd, uint32_t events, void *data)
 		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (cfd < 0)
 			return;
-		bool denied = !peer_allowed(cfd);
+		bool denied = !peer_allowed(s, cfd);
 		size_t slot = 0;
 		while (slot < CONTROL_CLIENTS && s->clients[slot])
 			slot++;

@@ -28,6 +28,7 @@
 #define AIRLOCK_GATEWAY_CONTROL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "net/loop.h"
 #include "policy/rule.h"
@@ -72,10 +73,17 @@ int control_listen(const char *path, int *ret_fd, struct diag *d);
 
 struct control_service;
 
+/* Let one more user reach the socket at `path`: its group becomes `gid` and
+ * its mode 0660 (the service must also allow that user's uid, below). */
+int control_share(const char *path, gid_t gid, struct diag *d);
+
 /* Serve on `listen_fd` (takes ownership, also on failure). */
 int control_service_new(struct loop *loop, int listen_fd, control_handler *handler, void *ctx,
                         struct control_service **ret);
 void control_service_free(struct control_service *s);
+
+/* Accept requests from `uid` too (besides the gateway's own and root). */
+void control_service_allow(struct control_service *s, uid_t uid);
 DEFINE_POINTER_CLEANUP(struct control_service, control_service_free)
 
 /* The client side, blocking: send `request` to the socket at `path` and read

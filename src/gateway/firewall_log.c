@@ -33,7 +33,10 @@ static void on_packet(void *ctx, const struct nflog_packet *p)
 		ap = AUDIT_PROTO_ICMP;
 	audit_record_init(&r, AUDIT_EVENT_DECISION, ap);
 	r.verdict = AUDIT_VERDICT_BLOCK;
-	addr_format(&p->src, r.client, sizeof(r.client));
+	if (p->has_port)
+		addr_format(&p->src, r.client, sizeof(r.client));
+	else
+		addr_format_ip(&p->src, r.client, sizeof(r.client));
 	addr_format_ip(&p->dst, r.address, sizeof(r.address));
 	if (p->has_port)
 		r.port = addr_port(&p->dst);

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "gateway/approvals.h"
 #include "gateway/dns_service.h"
@@ -74,9 +75,13 @@ struct gateway_config {
 	const char *log_path;   /* the audit log */
 	uint64_t log_max_bytes; /* rotation; 0: never */
 	unsigned log_keep;
-	size_t addrmap_pairs;           /* default 65536 */
-	uint32_t addrmap_grace_s;       /* default 600 */
-	const char *control_path;       /* the control socket (control.h); NULL: none */
+	size_t addrmap_pairs;     /* default 65536 */
+	uint32_t addrmap_grace_s; /* default 600 */
+	const char *control_path; /* the control socket (control.h); NULL: none */
+	/* One more user who may use the control socket (an `airlock apply`
+	 * sandbox's admin when its config is not immutable); -1: none. */
+	uid_t control_admin_uid;
+	gid_t control_admin_gid;
 	gateway_policy_fn *load_policy; /* NULL: the first policy is the only one */
 	void *load_policy_ctx;
 	/* Approvals (`airlock run --ask`, approvals.h): requests the policy

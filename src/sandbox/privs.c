@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/securebits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
@@ -69,5 +71,33 @@ int privs_drop_all(struct diag *d)
 	cap_free(none);
 	if (r < 0)
 		return diag_fail(d, -e, "cannot drop the capabilities: %s", strerror(e));
+	return 0;
+}
+
+int privs_become(uid_t uid, gid_t gid, struct diag *d)
+{
+	/* The bounding set while CAP_SETPCAP is still ours; the ids, which
+	 * clear the other sets (no SECBIT_KEEP_CAPS); then no_new_privs. */
+	for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++)
+		if (cap_drop_bound(c) < 0)
+			return diag_fail(d, -errno,
+			                 "cannot drop capability %d from the bounding set: %s",
+			                 (int)c, strerror(errno));
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return diag_fail(d, -errno, "cannot become uid %u: %s", (unsigned)uid,
+		                 strerror(errno));
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return diag_fail(d, -errno, "cannot set no_new_privs: %s", strerror(errno));
+	cap_t now = cap_get_proc();
+	cap_flag_value_t v = CAP_CLEAR;
+	bool any = false;
+	for (cap_value_t c = 0; now && c <= CAP_LAST_CAP; c++)
+		if (cap_get_flag(now, c, CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+			any = true;
+	if (now)
+		cap_free(now);
+	if (!now || any || getuid() != uid || geteuid() != uid)
+		return diag_fail(d, -EPERM, "privileges remain after becoming uid %u",
+		                 (unsigned)uid);
 	return 0;
 }

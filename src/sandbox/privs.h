@@ -31,4 +31,9 @@ int privs_map_ids(uid_t uid, gid_t gid, struct diag *d);
  * caller must not run the command. */
 int privs_drop_all(struct diag *d);
 
+/* Root becomes `uid`:`gid` for good (`airlock apply`'s gateway, once its
+ * listeners are bound): no supplementary groups, every capability gone
+ * (bounding set included), no_new_privs.  0 or a negative errno. */
+int privs_become(uid_t uid, gid_t gid, struct diag *d);
+
 #endif

@@ -42,7 +42,9 @@ int sandbox_name_check(const char *name, struct diag *d)
 
 const char *sandbox_kind_name(enum sandbox_kind kind)
 {
-	return kind == SANDBOX_KIND_DOCKER ? "docker" : "run";
+	return kind == SANDBOX_KIND_DOCKER  ? "docker"
+	       : kind == SANDBOX_KIND_APPLY ? "apply"
+	                                    : "run";
 }
 
 int state_root(enum sandbox_kind kind, char *out, size_t size, struct diag *d)
@@ -142,24 +144,41 @@ static int write_atomic(const char *path, const char *data, size_t len, mode_t m
 /* How to remove a sandbox of this kind, for messages. */
 static const char *remove_hint(enum sandbox_kind kind)
 {
-	return kind == SANDBOX_KIND_DOCKER ? "airlock docker rm" : "airlock rm";
+	return kind == SANDBOX_KIND_DOCKER  ? "airlock docker rm"
+	       : kind == SANDBOX_KIND_APPLY ? "airlock apply --remove --name"
+	                                    : "airlock rm";
+}
+
+static const enum sandbox_kind all_kinds[] = {SANDBOX_KIND_RUN, SANDBOX_KIND_DOCKER,
+                                              SANDBOX_KIND_APPLY};
+
+/* "run", "Docker", "in-place" for messages. */
+static const char *kind_label(enum sandbox_kind kind)
+{
+	return kind == SANDBOX_KIND_DOCKER  ? "Docker"
+	       : kind == SANDBOX_KIND_APPLY ? "in-place"
+	                                    : "run";
 }
 
 int state_create(enum sandbox_kind kind, const char *name, uid_t uid, gid_t gid,
                  struct sandbox_state *s, struct diag *d)
 {
 	char root[PATH_MAX], path[PATH_MAX];
-	enum sandbox_kind other = kind == SANDBOX_KIND_RUN ? SANDBOX_KIND_DOCKER : SANDBOX_KIND_RUN;
 	struct sandbox_state o;
-	int e = dir_of(other, name, &o, d);
-	if (e < 0)
-		return e;
-	if (access(o.dir, F_OK) == 0)
-		return diag_fail(d, -EEXIST,
-		                 "a %s sandbox is named %s: pick another --name, or remove it with "
-		                 "'%s %s'",
-		                 other == SANDBOX_KIND_DOCKER ? "Docker" : "run", name,
-		                 remove_hint(other), name);
+	int e;
+	for (size_t i = 0; i < ARRAY_SIZE(all_kinds); i++) {
+		enum sandbox_kind other = all_kinds[i];
+		if (other == kind)
+			continue;
+		if ((e = dir_of(other, name, &o, d)) < 0)
+			return e;
+		if (access(o.dir, F_OK) == 0)
+			return diag_fail(
+			        d, -EEXIST,
+			        "a %s sandbox is named %s: pick another --name, or remove it "
+			        "with '%s %s'",
+			        kind_label(other), name, remove_hint(other), name);
+	}
 	if ((e = dir_of(kind, name, s, d)) < 0)
 		return e;
 	if ((e = state_root(kind, root, sizeof(root), d)) < 0)
@@ -259,12 +278,13 @@ int state_save(const struct sandbox_state *s, struct diag *d)
 	if (s->kind == SANDBOX_KIND_DOCKER)
 		PUT("# airlock docker sandbox %s: how its gateway sidecar is made\n", s->name);
 	else
-		PUT("# airlock run sandbox %s: how it was last started\n", s->name);
+		PUT("# airlock %s sandbox %s: how it was last started\n",
+		    sandbox_kind_name(s->kind), s->name);
 	PUT("profile=%s\ndefault=%s\nimage=%s\nairgapped=%d\nip=%s\nsubnet=%s\n", s->profile,
 	    s->default_action, s->image, s->airgapped ? 1 : 0, s->ip, s->subnet);
 	for (size_t i = 0; i < s->n_upstream; i++)
 		PUT("upstream=%s\n", s->upstream[i]);
-	if (s->kind == SANDBOX_KIND_RUN)
+	if (s->kind != SANDBOX_KIND_DOCKER)
 		PUT("pid=%ld\nstarted=%lld\n", s->pid, (long long)s->started_ms);
 #undef PUT
 	state_path(s, "sandbox.conf", path, sizeof(path));
@@ -319,14 +339,13 @@ int state_open(enum sandbox_kind kind, const char *name, struct sandbox_state *s
 
 int state_find(const char *name, enum sandbox_kind *ret_kind, struct diag *d)
 {
-	static const enum sandbox_kind kinds[] = {SANDBOX_KIND_RUN, SANDBOX_KIND_DOCKER};
-	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(all_kinds); i++) {
 		struct sandbox_state s;
-		int e = dir_of(kinds[i], name, &s, d);
+		int e = dir_of(all_kinds[i], name, &s, d);
 		if (e < 0)
 			return e;
 		if (access(s.dir, F_OK) == 0) {
-			*ret_kind = kinds[i];
+			*ret_kind = all_kinds[i];
 			return 0;
 		}
 	}

@@ -1,6 +1,6 @@
 /* state.h - a sandbox's files on the host, for both kinds of sandbox.
  *
- *   $AIRLOCK_STATE_DIR/KIND/NAME/       (KIND: run or docker; default root:
+ *   $AIRLOCK_STATE_DIR/KIND/NAME/       (KIND: run, docker or apply; default root:
  *                                        /var/lib/airlock as root, else
  *                                        $XDG_STATE_HOME/airlock or
  *                                        ~/.local/state/airlock), mode 0700
@@ -50,6 +50,7 @@
 enum sandbox_kind {
 	SANDBOX_KIND_RUN,
 	SANDBOX_KIND_DOCKER,
+	SANDBOX_KIND_APPLY, /* `airlock apply`: the machine or container itself */
 };
 
 struct sandbox_state {
