@@ -32,6 +32,7 @@
 #include "enforce/nflog.h"
 #include "enforce/nftables.h"
 #include "enforce/ruleset.h"
+#include "gateway/control.h"
 #include "gateway/gateway.h"
 #include "net/sock.h"
 #include "policy/claude.h"
@@ -579,10 +580,8 @@ _noreturn_ static void daemon_main(struct apply *a, struct policy *policy, int r
 	c.control_path = control;
 	c.load_policy = load_policy;
 	c.load_policy_ctx = a;
-	if (a->has_admin) {
+	if (a->has_admin)
 		c.control_admin_uid = a->admin_uid;
-		c.control_admin_gid = a->admin_gid;
-	}
 	loop = loop_new();
 	if (!loop) {
 		diag_fail(&d, -ENOMEM, "cannot create the event loop");
@@ -638,6 +637,17 @@ static int start_gateway(struct apply *a, struct policy *policy, struct started 
 		          n == (ssize_t)sizeof(*ret) ? ret->text : "no word from it");
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	/* The admin's way in: only root can give the socket the admin's group. */
+	char control[PATH_MAX];
+	struct diag d = {""};
+	if (a->has_admin &&
+	    (state_path(&a->state, "run/control.sock", control, sizeof(control)) < 0 ||
+	     control_share(control, a->admin_gid, &d) < 0)) {
+		cli_error("apply", "%s",
+		          d.msg[0] ? d.msg : "the state directory's path is too long");
+		kill(pid, SIGTERM);
 		return -1;
 	}
 	snprintf(text, sizeof(text), "%ld\n", (long)pid);
@@ -743,7 +753,10 @@ static int do_apply(struct apply *a)
 	a->state.pid = running_gateway(a);
 	a->state.started_ms = audit_now_ms();
 	snprintf(a->state.profile, sizeof(a->state.profile), "%s", prof.name);
-	(void)state_save(&a->state, NULL);
+	char conf[PATH_MAX];
+	if (state_save(&a->state, NULL) == 0 &&
+	    state_path(&a->state, "sandbox.conf", conf, sizeof(conf)) == 0)
+		(void)chmod(conf, 0644); /* `airlock allow` by the admin reads it */
 	printf("airlock apply: %s %s: profile %s; DNS %s, proxy 127.0.0.1:%d, redirected flows "
 	       ":%d; gateway pid %ld as %s; %s\n",
 	       a->o.name, replaced ? "re-applied" : "applied", prof.name,

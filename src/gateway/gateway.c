@@ -50,7 +50,6 @@ void gateway_config_default(struct gateway_config *c)
 	c->addrmap_grace_s = 600;
 	c->firewall_fd = -1;
 	c->control_admin_uid = (uid_t)-1;
-	c->control_admin_gid = (gid_t)-1;
 }
 
 static void emit(void *ctx, const struct audit_record *r)
@@ -321,12 +320,8 @@ int gateway_new(struct loop *loop, const struct gateway_config *c, struct policy
 		r = control_service_new(loop, fd, on_control, g, &g->control);
 		if (r < 0)
 			return diag_fail(d, r, "cannot serve the control socket: %s", strerror(-r));
-		if (c->control_admin_uid != (uid_t)-1) {
-			r = control_share(c->control_path, c->control_admin_gid, d);
-			if (r < 0)
-				return r;
+		if (c->control_admin_uid != (uid_t)-1)
 			control_service_allow(g->control, c->control_admin_uid);
-		}
 	}
 	*ret = TAKE_PTR(g);
 	return 0;

@@ -78,10 +78,11 @@ struct gateway_config {
 	size_t addrmap_pairs;     /* default 65536 */
 	uint32_t addrmap_grace_s; /* default 600 */
 	const char *control_path; /* the control socket (control.h); NULL: none */
-	/* One more user who may use the control socket (an `airlock apply`
-	 * sandbox's admin when its config is not immutable); -1: none. */
+	/* One more user whose requests the control socket takes (an `airlock
+	 * apply` sandbox's admin when its config is not immutable; the socket
+	 * file's group and mode are the caller's to set, control_share); -1:
+	 * none. */
 	uid_t control_admin_uid;
-	gid_t control_admin_gid;
 	gateway_policy_fn *load_policy; /* NULL: the first policy is the only one */
 	void *load_policy_ctx;
 	/* Approvals (`airlock run --ask`, approvals.h): requests the policy
