@@ -26,6 +26,10 @@ int cmd_profiles(int argc, char **argv);
 int cmd_gateway(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_docker(int argc, char **argv);
+/* docker protect|unprotect: argv[0] says which. */
+int cmd_docker_protect(int argc, char **argv);
+int cmd_compose(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_ps(int argc, char **argv);

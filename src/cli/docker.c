@@ -51,6 +51,10 @@ static const char docker_help[] =
         "  rm NAME...              remove workload, sidecar, networks and files\n"
         "  gc [--grace S]          remove sandboxes whose workload is gone (older\n"
         "                          than S seconds, default 60) and leftovers\n"
+        "  protect [OPTIONS] CONTAINER\n"
+        "                          confine a container that keeps its own network to\n"
+        "                          its gateway with host rules ('protect --help')\n"
+        "  unprotect CONTAINER     remove those rules\n"
         "  image build [--image REF]\n"
         "                          build the gateway image from this airlock binary\n"
         "                          and its libraries (nothing is downloaded)\n"
@@ -956,6 +960,8 @@ int cmd_docker(int argc, char **argv)
 		return cmd_docker_image(argc, argv);
 	if (strcmp(sub, "healthcheck") == 0)
 		return cmd_docker_healthcheck(argc, argv);
+	if (strcmp(sub, "protect") == 0 || strcmp(sub, "unprotect") == 0)
+		return cmd_docker_protect(argc, argv);
 	cli_error("docker", "no command '%s'; try 'airlock docker --help'", sub);
 	return EXIT_USAGE;
 }

@@ -28,6 +28,8 @@ static const struct command commands[] = {
         {"gateway", cmd_gateway, "run the gateway (DNS, proxy, transparent) in the foreground"},
         {"logs", cmd_logs, "show an audit log for people, with a summary"},
         {"docker", cmd_docker, "run containers behind a gateway sidecar (Docker)"},
+        {"compose", cmd_compose, "put compose services behind a gateway sidecar (an overlay)"},
+        {"doctor", cmd_doctor, "check what airlock needs, and the state of its sandboxes"},
 };
 
 static void usage(FILE *out)

@@ -176,6 +176,86 @@ int docker_request(struct docker *dk, const char *method, const char *path,
 	return request(dk, method, vpath, content_type, body, len, timeout_s, ret, d);
 }
 
+/* ---- streams ---- */
+
+struct stream {
+	char line[DOCKER_LINE_MAX];
+	size_t len;
+	bool overlong; /* the current line did not fit: skipped to its end */
+	docker_line_fn *fn;
+	void *ctx;
+	int stopped; /* what fn returned, when it stopped the stream */
+};
+
+static size_t on_stream(char *data, size_t size, size_t n, void *ctx)
+{
+	struct stream *s = ctx;
+	size_t total = size * n;
+
+	for (size_t i = 0; i < total; i++) {
+		char c = data[i];
+		if (c != '\n') {
+			if (s->len + 1 < sizeof(s->line))
+				s->line[s->len++] = c;
+			else
+				s->overlong = true;
+			continue;
+		}
+		s->line[s->len] = '\0';
+		int r = s->len && !s->overlong ? s->fn(s->line, s->len, s->ctx) : 0;
+		s->len = 0;
+		s->overlong = false;
+		if (r != 0) {
+			s->stopped = r;
+			return 0; /* aborts the transfer */
+		}
+	}
+	return total;
+}
+
+int docker_stream(struct docker *dk, const char *path, unsigned timeout_s, docker_line_fn *fn,
+                  void *ctx, struct diag *d)
+{
+	char url[DOCKER_PATH_MAX + 64];
+	struct stream *s = calloc(1, sizeof(*s));
+	CURL *c = dk->curl;
+
+	if (!s)
+		return diag_fail(d, -ENOMEM, "Docker: out of memory");
+	s->fn = fn;
+	s->ctx = ctx;
+	if (snprintf(url, sizeof(url), "http://docker/v%s%s", dk->version, path) >=
+	    (int)sizeof(url)) {
+		free(s);
+		return diag_fail(d, -ENAMETOOLONG, "Docker: request path too long: %.64s...", path);
+	}
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, dk->socket_path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_s);
+	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+
+	CURLcode cr = curl_easy_perform(c);
+	int stopped = s->stopped;
+	free(s);
+	if (stopped)
+		return stopped;
+	if (cr == CURLE_OK || cr == CURLE_OPERATION_TIMEDOUT)
+		return 0;
+	if (cr == CURLE_HTTP_RETURNED_ERROR) {
+		long status = 0;
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		return diag_fail(d, -EIO, "Docker: GET %s: HTTP %ld", path, status);
+	}
+	return curl_error(cr, "GET", path, dk, d);
+}
+
 int docker_status_error(const char *method, const char *path, const struct docker_response *r,
                         struct diag *d)
 {

@@ -74,6 +74,16 @@ int docker_request(struct docker *dk, const char *method, const char *path,
 int docker_call(struct docker *dk, const char *method, const char *path, struct json_object *body,
                 struct json_object **ret, struct diag *d);
 
+/* A stream (GET /events): `fn` is called with each line of the body as it
+ * arrives (NUL-terminated, without its newline; lines over DOCKER_LINE_MAX
+ * are skipped), until the daemon ends the stream, `timeout_s` seconds have
+ * passed (0: no limit; both return 0), or `fn` returns non-zero, which is
+ * then returned. */
+#define DOCKER_LINE_MAX 65536
+typedef int docker_line_fn(const char *line, size_t len, void *ctx);
+int docker_stream(struct docker *dk, const char *path, unsigned timeout_s, docker_line_fn *fn,
+                  void *ctx, struct diag *d);
+
 /* The errno for an HTTP status (0 for 2xx), and the daemon's message from an
  * error body into `d` ("Docker: METHOD PATH: message (HTTP 409)"). */
 int docker_status_error(const char *method, const char *path, const struct docker_response *r,

@@ -294,6 +294,26 @@ int gateway_image_exists(struct docker *dk, const char *ref, struct diag *d)
 	return e == -ENOENT ? 0 : e < 0 ? e : 1;
 }
 
+int gateway_image_state(struct docker *dk, const char *ref, enum gateway_image_state *ret,
+                        struct diag *d)
+{
+	struct tar t;
+	char fp[17], have[17] = "";
+
+	int e = image_label(dk, ref, have, d);
+	if (e == -ENOENT) {
+		*ret = GATEWAY_IMAGE_MISSING;
+		return 0;
+	}
+	if (e < 0)
+		return e;
+	if ((e = gateway_rootfs(&t, fp, d)) < 0)
+		return e;
+	tar_done(&t);
+	*ret = strcmp(have, fp) == 0 ? GATEWAY_IMAGE_CURRENT : GATEWAY_IMAGE_STALE;
+	return 0;
+}
+
 /* The import answers 200 and then reports progress and errors as a stream
  * of JSON objects; an error is one with "error" or "errorDetail". */
 static int import_error(const char *body, struct diag *d)

@@ -38,4 +38,14 @@ int gateway_image_ensure(struct docker *dk, const char *ref, bool force, bool *r
 /* 1 if image `ref` exists, 0 if not. */
 int gateway_image_exists(struct docker *dk, const char *ref, struct diag *d);
 
+/* Whether `ref` exists and carries this binary's fingerprint (what
+ * gateway_image_ensure() would reuse), without building anything. */
+enum gateway_image_state {
+	GATEWAY_IMAGE_MISSING,
+	GATEWAY_IMAGE_STALE, /* built from other files: another airlock binary */
+	GATEWAY_IMAGE_CURRENT,
+};
+int gateway_image_state(struct docker *dk, const char *ref, enum gateway_image_state *ret,
+                        struct diag *d);
+
 #endif
