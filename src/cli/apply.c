@@ -29,6 +29,7 @@
 #include "apply/hosts.h"
 #include "apply/options.h"
 #include "cli/cli.h"
+#include "enforce/iptables.h"
 #include "enforce/nflog.h"
 #include "enforce/nftables.h"
 #include "enforce/ruleset.h"
@@ -700,8 +701,11 @@ static int do_remove(struct apply *a)
 
 	if (state_open(SANDBOX_KIND_APPLY, a->o.name, &a->state, &d) == 0)
 		stop_gateway(a);
-	if (nftables_apply(ruleset_remove_text(), &d) < 0) {
-		cli_error("apply", "cannot remove the nftables table: %s", d.msg);
+	struct diag nd = {""};
+	bool nft = nftables_apply(ruleset_remove_text(), &nd) == 0;
+	int ipt = iptables_remove(&d);
+	if (!nft && ipt < 0) {
+		cli_error("apply", "cannot remove the rules: %s; %s", nd.msg, d.msg);
 		status = 1;
 	}
 	if (hosts_remove("/etc/hosts", &d) < 0) {
@@ -732,15 +736,22 @@ static int do_apply(struct apply *a)
 	if (start_gateway(a, policy, &st) < 0)
 		return 1;
 	make_spec(a, &st, &spec);
-	if (ruleset_render_inplace(&spec, text, sizeof(text), &d) < 0 ||
-	    nftables_apply(text, &d) < 0) {
-		cli_error(
-		        "apply",
-		        "%s; the gateway is stopped again and nothing is filtered: give the "
-		        "container CAP_NET_ADMIN (--cap-add NET_ADMIN) and a kernel with nf_tables",
-		        d.msg);
-		stop_gateway(a);
-		return 1;
+	const char *tool = "nftables";
+	struct diag nd = {""};
+	if (ruleset_render_inplace(&spec, text, sizeof(text), &d) < 0)
+		goto failed;
+	if (nftables_apply(text, &nd) < 0) {
+		/* The same rules through iptables, where that works. */
+		if (iptables_apply_inplace(&spec, &tool, &d) < 0) {
+			diag_fail(&d, -EOPNOTSUPP, "%s; and %s", nd.msg, d.msg);
+			goto failed;
+		}
+		fprintf(stderr,
+		        "airlock apply: nftables is not usable here (%s); the rules went in "
+		        "through %s\n",
+		        nd.msg, tool);
+	} else {
+		(void)iptables_remove(NULL); /* a fallback's chains, from an earlier apply */
 	}
 	if (!st.dns) {
 		/* No DNS listener: blocked exact names sinkholed where every
@@ -758,12 +769,19 @@ static int do_apply(struct apply *a)
 	    state_path(&a->state, "sandbox.conf", conf, sizeof(conf)) == 0)
 		(void)chmod(conf, 0644); /* `airlock allow` by the admin reads it */
 	printf("airlock apply: %s %s: profile %s; DNS %s, proxy 127.0.0.1:%d, redirected flows "
-	       ":%d; gateway pid %ld as %s; %s\n",
+	       ":%d; gateway pid %ld as %s; rules through %s; %s\n",
 	       a->o.name, replaced ? "re-applied" : "applied", prof.name,
 	       st.dns ? "127.0.0.1:53" : "to the resolvers (port 53 taken: /etc/hosts sinkhole)",
-	       PROXY_PORT, TRANSPARENT_PORT, a->state.pid, a->o.user,
+	       PROXY_PORT, TRANSPARENT_PORT, a->state.pid, a->o.user, tool,
 	       st.nflog ? "dropped packets logged" : "dropped packets counted");
 	return 0;
+failed:
+	cli_error("apply",
+	          "%s; the gateway is stopped again and nothing is filtered: give the container "
+	          "CAP_NET_ADMIN (--cap-add NET_ADMIN) and a kernel with nf_tables or iptables",
+	          d.msg);
+	stop_gateway(a);
+	return 1;
 }
 
 static int do_check(struct apply *a)

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netsim  # noqa: E402
 
 A = netsim.ADDR
-TOOLS = ["ip", "nft", "curl", "dig", "tcpdump", "setpriv", "ping"]
+TOOLS = ["ip", "nft", "curl", "dig", "tcpdump", "setpriv", "ping", "iptables-save"]
 GATEWAY_USER = "daemon"
 USER = "nobody"
 HOSTS = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n198.18.0.99 build-cache.internal"
@@ -105,10 +105,15 @@ class Container:
                 if v is not None:
                     f.write(f"{k} = {v}\n")
 
-    def apply(self, *args, preload=None, user=None):
+    def apply(self, *args, preload=None, user=None, no_iptables=False):
+        """airlock apply in the container; `preload` (the shim) breaks
+        libnftables, `no_iptables` hides the iptables tools (PATH)."""
         cmd = [self.binary, "apply", "--config", self.conf, *args]
-        if preload:
-            cmd = ["env", f"LD_PRELOAD={preload}", "ASAN_OPTIONS=verify_asan_link_order=0"] + cmd
+        pre = [f"LD_PRELOAD={preload}", "ASAN_OPTIONS=verify_asan_link_order=0"] if preload else []
+        if no_iptables:
+            pre.append("PATH=/nonexistent")
+        if pre:
+            cmd = ["env", *pre] + cmd
         return self.ns.run(cmd, env=self.env(), timeout=60, user=user)
 
     def user(self, cmd, timeout=30):
@@ -408,12 +413,12 @@ def hosts_fallback(c, net):
 
 
 def fails_closed(c, net):
-    """No nftables (the shim): nothing half-done, no gateway left, a clear
-    message; not root: refused."""
+    """Neither nftables (the shim) nor iptables (not on PATH): nothing
+    half-done, no gateway left, a clear message; not root: refused."""
     c.apply("--remove")
     before = snapshot(c)
     c.configure()
-    r = c.apply(preload=c.shim)
+    r = c.apply(preload=c.shim, no_iptables=True)
     expect(p := [], r.returncode != 0 and "nothing is filtered" in r.stderr,
            f"a clear failure: {r.returncode} {r.stderr.strip()}")
     expect(p, not c.gateway_pids(), "no gateway left running")
@@ -425,6 +430,52 @@ def fails_closed(c, net):
     expect(p, r.returncode == 2 and "apply.conf:4: unknown option 'bogusOption'" in r.stderr,
            f"a bad config names its line: {r.stderr.strip()}")
     return p
+
+
+def iptables_fallback(c, net):
+    """nftables unusable (the shim): the same rules through iptables-restore,
+    said once; --remove takes the chains out again."""
+    c.apply("--remove")
+    before = snapshot(c)
+    c.configure()
+    r = c.apply(preload=c.shim)
+    p = [] if r.returncode == 0 else [f"apply: {r.returncode} {r.stderr.strip()}"]
+    expect(p, "nftables is not usable here" in r.stderr and "through iptables" in r.stdout,
+           f"said: {r.stdout} {r.stderr}")
+    saved = c.ns.run(["iptables-save"]).stdout
+    expect(p, "-A OUTPUT -j AIRLOCK_NAT" in saved and "-A OUTPUT -j AIRLOCK_OUT" in saved,
+           "the chains are jumped to")
+    ok = c.curl("https://allowed.test/")
+    expect(p, ok.stdout == "200", f"allowed: {ok.stdout} {ok.stderr.strip()}")
+    expect(p, c.curl("https://blocked.test/").returncode != 0, "blocked")
+    since = c.mark()
+    r = c.send("udp", A.echo, 7, "x")
+    expect(p, r.startswith("error") and not net.echo_log(), f"UDP dropped: {r}")
+    expect(p, find(c.log(since), proto="udp", origin="sandbox firewall"), "and logged (NFLOG)")
+    c.apply()  # nftables again: the chains must go
+    expect(p, "AIRLOCK" not in c.ns.run(["iptables-save"]).stdout, "no chains once nft is back")
+    c.apply(preload=c.shim)
+    c.apply("--remove")
+    expect(p, "AIRLOCK" not in c.ns.run(["iptables-save"]).stdout, "--remove: no chains")
+    # iptables-nft keeps the empty tables it made (docs/devcontainer.md says so).
+    after = list(snapshot(c))
+    after[0] = without_empty_iptables_tables(after[0])
+    expect(p, tuple(after) == before, f"--remove: as before:\n{after[0]}")
+    return p
+
+
+def without_empty_iptables_tables(ruleset):
+    """The ruleset without the tables iptables-nft creates, when they hold
+    nothing but empty base chains."""
+    out = []
+    for block in re.split(r"(?m)^(?=table )", ruleset):
+        m = re.match(r"table (ip6?) (nat|filter) ", block)
+        rules = [line for line in block.splitlines()
+                 if line.strip() and not re.match(r"\s*(table|chain|type|\}|policy)", line.strip())]
+        if m and not rules:
+            continue
+        out.append(block)
+    return "".join(out)
 
 
 CASES = [
@@ -440,6 +491,7 @@ CASES = [
     ("twice-is-idempotent", twice_is_idempotent),
     ("remove-restores", remove_restores),
     ("hosts-fallback", hosts_fallback),
+    ("iptables-fallback", iptables_fallback),
     ("fails-closed", fails_closed),
 ]
 
