@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -539,6 +540,9 @@ _noreturn_ static void daemon_main(struct apply *a, struct policy *policy, int r
 	struct gateway *g = NULL;
 
 	setsid();
+	/* The name `airlock apply` and ps know it by, also when a bundled
+	 * loader ran it (the devcontainer feature). */
+	(void)prctl(PR_SET_NAME, "airlock", 0, 0, 0);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
 		dup3(null, STDIN_FILENO, 0);
@@ -742,8 +746,9 @@ static int do_apply(struct apply *a)
 		goto failed;
 	if (nftables_apply(text, &nd) < 0) {
 		/* The same rules through iptables, where that works. */
-		if (iptables_apply_inplace(&spec, &tool, &d) < 0) {
-			diag_fail(&d, -EOPNOTSUPP, "%s; and %s", nd.msg, d.msg);
+		struct diag id = {""};
+		if (iptables_apply_inplace(&spec, &tool, &id) < 0) {
+			diag_fail(&d, -EOPNOTSUPP, "%s; and %s", nd.msg, id.msg);
 			goto failed;
 		}
 		fprintf(stderr,

@@ -18,7 +18,11 @@ const char *ruleset_counter_name(enum ruleset_counter c)
 	return (unsigned)c < RULESET_N_COUNTERS ? counter_names[c] : NULL;
 }
 
-/* Text appended to a fixed buffer; `failed` once anything did not fit. */
+/* Protocols are written as numbers (6 tcp, 17 udp, 1 icmp, 58 ipv6-icmp):
+ * nftables resolves their names through /etc/protocols, which slim
+ * container images do not have.  `nft list` shows them by name.
+ *
+ * Text appended to a fixed buffer; `failed` once anything did not fit. */
 struct out {
 	char *buf;
 	size_t size, len;
@@ -59,20 +63,20 @@ int ruleset_render_sandbox(const struct ruleset_spec *s, char *buf, size_t size,
 		/* Every port-53 packet, whatever its destination: a program
 		 * with its own resolver (or 127.0.0.53) still asks the gateway. */
 		put(&o,
-		    "\t\tmeta nfproto ipv4 meta l4proto { tcp, udp } th dport 53 redirect to :%u\n",
+		    "\t\tmeta nfproto ipv4 meta l4proto { 6, 17 } th dport 53 redirect to :%u\n",
 		    s->dns_port);
 		if (s->ipv6)
 			put(&o,
-			    "\t\tmeta nfproto ipv6 meta l4proto { tcp, udp } th dport 53 redirect "
+			    "\t\tmeta nfproto ipv6 meta l4proto { 6, 17 } th dport 53 redirect "
 			    "to "
 			    ":%u\n",
 			    s->dns_port);
 	}
 	if (s->transparent_port) {
-		put(&o, "\t\tip daddr != 127.0.0.0/8 meta l4proto tcp redirect to :%u\n",
+		put(&o, "\t\tip daddr != 127.0.0.0/8 meta l4proto 6 redirect to :%u\n",
 		    s->transparent_port);
 		if (s->ipv6)
-			put(&o, "\t\tip6 daddr != ::1 meta l4proto tcp redirect to :%u\n",
+			put(&o, "\t\tip6 daddr != ::1 meta l4proto 6 redirect to :%u\n",
 			    s->transparent_port);
 	}
 	put(&o, "\t}\n");
@@ -103,9 +107,9 @@ static void put_head(struct out *o)
 static void put_refusals(struct out *o, int nflog_group)
 {
 	put(o,
-	    "\t\tmeta l4proto tcp counter name %s jump refuse\n"
-	    "\t\tmeta l4proto udp counter name %s jump refuse\n"
-	    "\t\tmeta l4proto { icmp, ipv6-icmp } counter name %s jump refuse\n"
+	    "\t\tmeta l4proto 6 counter name %s jump refuse\n"
+	    "\t\tmeta l4proto 17 counter name %s jump refuse\n"
+	    "\t\tmeta l4proto { 1, 58 } counter name %s jump refuse\n"
 	    "\t\tcounter name %s jump refuse\n"
 	    "\t}\n",
 	    counter_names[RULESET_DROPPED_TCP], counter_names[RULESET_DROPPED_UDP],
@@ -189,12 +193,12 @@ int ruleset_render_inplace(const struct ruleset_inplace_spec *s, char *buf, size
 		if (has_family(s->direct, s->n_direct, fam))
 			put_match(&o, s->direct, s->n_direct, fam, "return");
 	if (s->dns_port)
-		put(&o, "\t\tmeta l4proto { tcp, udp } th dport 53 redirect to :%u\n", s->dns_port);
+		put(&o, "\t\tmeta l4proto { 6, 17 } th dport 53 redirect to :%u\n", s->dns_port);
 	if (s->transparent_port) {
-		put(&o, "\t\tip daddr != 127.0.0.0/8 meta l4proto tcp redirect to :%u\n",
+		put(&o, "\t\tip daddr != 127.0.0.0/8 meta l4proto 6 redirect to :%u\n",
 		    s->transparent_port);
 		if (s->ipv6)
-			put(&o, "\t\tip6 daddr != ::1 meta l4proto tcp redirect to :%u\n",
+			put(&o, "\t\tip6 daddr != ::1 meta l4proto 6 redirect to :%u\n",
 			    s->transparent_port);
 	}
 	put(&o, "\t}\n");
@@ -239,7 +243,7 @@ int ruleset_render_inplace(const struct ruleset_inplace_spec *s, char *buf, size
 			put_match(&o, s->direct, s->n_direct, fam, "accept");
 		if (!s->dns_port && has_family(s->resolvers, s->n_resolvers, fam))
 			put_match(&o, s->resolvers, s->n_resolvers, fam,
-			          "meta l4proto { tcp, udp } th dport 53 accept");
+			          "meta l4proto { 6, 17 } th dport 53 accept");
 	}
 	put_refusals(&o, s->nflog_group);
 	return finish(&o, size, d);

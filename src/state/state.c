@@ -183,7 +183,9 @@ int state_create(enum sandbox_kind kind, const char *name, uid_t uid, gid_t gid,
 		return e;
 	if ((e = state_root(kind, root, sizeof(root), d)) < 0)
 		return e;
-	if ((e = mkdir_p(root, 0700)) < 0)
+	/* An in-place sandbox's gateway runs as its own user and must get through
+	 * to its run/ directory: traversable (not listable) levels. */
+	if ((e = mkdir_p(root, kind == SANDBOX_KIND_APPLY ? 0711 : 0700)) < 0)
 		return diag_fail(d, e, "cannot create %s: %s", root, strerror(-e));
 	if (mkdir(s->dir, 0700) < 0) {
 		if (errno == EEXIST)

@@ -56,9 +56,10 @@ def _libraries(binary):
     return re.findall(r"(/\S+)", out)
 
 
-def workload_tar():
-    """A root file system with the binaries at their paths and their
-    libraries at the paths the loader looks for, in memory."""
+def workload_tar(binaries=None):
+    """A root file system with the binaries (default WORKLOAD_BINARIES) at
+    their paths and their libraries at the paths the loader looks for, in
+    memory."""
     buf = io.BytesIO()
     done = set()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -79,7 +80,7 @@ def workload_tar():
             info.uname = info.gname = ""
             with open(os.path.realpath(path), "rb") as f:
                 tar.addfile(info, f)
-        for b in WORKLOAD_BINARIES:
+        for b in binaries or WORKLOAD_BINARIES:
             add(b)
             for lib in _libraries(b):
                 add(lib)

@@ -109,17 +109,17 @@ static void test_golden_full(void **state)
 	compare_golden(full.golden, text);
 	/* What the golden file must say, so that a careless update is caught. */
 	assert_int_equal(
-	        count_of(text, "meta nfproto ipv4 meta l4proto { tcp, udp } th dport 53 redirect "
+	        count_of(text, "meta nfproto ipv4 meta l4proto { 6, 17 } th dport 53 redirect "
 	                       "to :5353\n"),
 	        1);
 	assert_int_equal(
-	        count_of(text, "meta nfproto ipv6 meta l4proto { tcp, udp } th dport 53 redirect "
+	        count_of(text, "meta nfproto ipv6 meta l4proto { 6, 17 } th dport 53 redirect "
 	                       "to :5353\n"),
 	        1);
-	assert_int_equal(count_of(text, "ip daddr != 127.0.0.0/8 meta l4proto tcp redirect to "
+	assert_int_equal(count_of(text, "ip daddr != 127.0.0.0/8 meta l4proto 6 redirect to "
 	                                ":15001\n"),
 	                 1);
-	assert_int_equal(count_of(text, "ip6 daddr != ::1 meta l4proto tcp redirect to :15001\n"),
+	assert_int_equal(count_of(text, "ip6 daddr != ::1 meta l4proto 6 redirect to :15001\n"),
 	                 1);
 	assert_int_equal(count_of(text, "limit rate 50/second burst 100 packets log group 7\n"), 1);
 	assert_int_equal(count_of(text, "policy drop;"), 1);
@@ -197,7 +197,7 @@ static void test_limits_render(void **state)
 
 	render(&s, text, sizeof(text));
 	assert_int_equal(count_of(text, "th dport 53 redirect to :65535\n"), 1);
-	assert_int_equal(count_of(text, "meta l4proto tcp redirect to :1\n"), 1);
+	assert_int_equal(count_of(text, "meta l4proto 6 redirect to :1\n"), 1);
 	assert_int_equal(count_of(text, "log group 65535\n"), 1);
 	s.nflog_group = 0;
 	render(&s, text, sizeof(text));
@@ -206,11 +206,11 @@ static void test_limits_render(void **state)
 	s = (struct ruleset_spec){.dns_port = 53, .ipv6 = true, .nflog_group = -1};
 	render(&s, text, sizeof(text));
 	assert_int_equal(count_of(text, "redirect to :53\n"), 2);
-	assert_int_equal(count_of(text, "meta l4proto tcp redirect"), 0);
+	assert_int_equal(count_of(text, "meta l4proto 6 redirect"), 0);
 	s = (struct ruleset_spec){.transparent_port = 8443, .ipv6 = true, .nflog_group = -1};
 	render(&s, text, sizeof(text));
 	assert_int_equal(count_of(text, "dport 53"), 0);
-	assert_int_equal(count_of(text, "meta l4proto tcp redirect to :8443\n"), 2);
+	assert_int_equal(count_of(text, "meta l4proto 6 redirect to :8443\n"), 2);
 }
 
 static void test_buffer_too_small(void **state)
