@@ -174,6 +174,12 @@ static int probe_subnet(struct docker *dk, const char *name, char *out, size_t s
 	return e < 0 ? e : r;
 }
 
+int topology_free_subnet(struct docker *dk, const char *name, char *out, size_t size,
+                         struct diag *d)
+{
+	return probe_subnet(dk, name, out, size, d);
+}
+
 int topology_internal_ensure(struct docker *dk, const char *name, const char *want_subnet,
                              struct subnet_plan *ret, struct diag *d)
 {

@@ -67,6 +67,11 @@ int subnet_plan(const char *cidr, struct subnet_plan *ret);
 /* Create airlock-egress if it does not exist. */
 int topology_egress_ensure(struct docker *dk, struct diag *d);
 
+/* A subnet free in the daemon's address pools, as topology_internal_ensure
+ * finds one (a probe network named after `name`, created and removed). */
+int topology_free_subnet(struct docker *dk, const char *name, char *out, size_t size,
+                         struct diag *d);
+
 /* Create airlock-int-NAME if it does not exist (with `want_subnet` when not
  * NULL or "", else a subnet from the daemon's pools), and describe it. */
 int topology_internal_ensure(struct docker *dk, const char *name, const char *want_subnet,
