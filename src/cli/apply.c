@@ -734,7 +734,7 @@ static int do_apply(struct apply *a)
 	if (prepare_state(a) < 0 || add_state_items(a) < 0)
 		return 1;
 	if (policy_args_build(&a->args, "apply", &prof, &policy) < 0)
-		return 1;
+		return EXIT_USAGE; /* a mistake in the configuration */
 	bool replaced = stop_gateway(a);
 	_cleanup_(policy_unrefp) struct policy *kept = policy_ref(policy);
 	if (start_gateway(a, policy, &st) < 0)
@@ -799,7 +799,7 @@ static int do_check(struct apply *a)
 	struct diag d = {""};
 
 	if (policy_args_build(&a->args, "apply", &prof, &policy) < 0)
-		return 1;
+		return EXIT_USAGE; /* a mistake in the configuration */
 	make_spec(a, &st, &spec);
 	if (ruleset_render_inplace(&spec, text, sizeof(text), &d) < 0) {
 		cli_error("apply", "%s", d.msg);
