@@ -64,10 +64,37 @@ void netns_leave(int saved)
 	close(saved);
 }
 
+/* The netlink macros cast char pointers to aligned structs, which clang's
+ * -Wcast-align refuses; the buffers are aligned (the kernel pads every
+ * message and attribute to 4), so the steps go through void *. */
+static const struct rtattr *rta_first(const void *p)
+{
+	return p;
+}
+
+static const struct rtattr *rta_next(const struct rtattr *a, int *len)
+{
+	*len -= (int)RTA_ALIGN(a->rta_len);
+	return (const void *)((const char *)a + RTA_ALIGN(a->rta_len));
+}
+
+static bool nlmsg_ok(const struct nlmsghdr *nh, int len)
+{
+	return len >= (int)sizeof(*nh) && nh->nlmsg_len >= sizeof(*nh) &&
+	       nh->nlmsg_len <= (unsigned)len;
+}
+
+static const struct nlmsghdr *nlmsg_next(const struct nlmsghdr *nh, int *len)
+{
+	*len -= (int)NLMSG_ALIGN(nh->nlmsg_len);
+	return (const void *)((const char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
+}
+
 static void parse_linkinfo(const struct rtattr *info, struct veth_link *l)
 {
 	int len = (int)RTA_PAYLOAD(info);
-	for (const struct rtattr *a = RTA_DATA(info); RTA_OK(a, len); a = RTA_NEXT(a, len))
+	for (const struct rtattr *a = rta_first(RTA_DATA(info)); RTA_OK(a, len);
+	     a = rta_next(a, &len))
 		if (a->rta_type == IFLA_INFO_KIND)
 			l->veth = RTA_PAYLOAD(a) >= 4 && memcmp(RTA_DATA(a), "veth", 4) == 0 &&
 			          (RTA_PAYLOAD(a) == 4 || ((const char *)RTA_DATA(a))[4] == '\0');
@@ -83,7 +110,8 @@ static void parse_link(const struct nlmsghdr *nh, struct veth_links *out)
 	memset(l, 0, sizeof(*l));
 	l->index = ifi->ifi_index;
 	int len = (int)(nh->nlmsg_len - NLMSG_LENGTH(sizeof(*ifi)));
-	for (const struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+	for (const struct rtattr *a = rta_first((const char *)ifi + NLMSG_ALIGN(sizeof(*ifi)));
+	     RTA_OK(a, len); a = rta_next(a, &len)) {
 		size_t n = RTA_PAYLOAD(a);
 		const uint8_t *p = RTA_DATA(a);
 		switch (a->rta_type) {
@@ -162,8 +190,8 @@ int veth_dump(int nsfd, struct veth_links *ret, struct diag *d)
 		if (from.nl_pid != 0)
 			continue;
 		int len = (int)n;
-		for (const struct nlmsghdr *nh = (const void *)buf; NLMSG_OK(nh, len);
-		     nh = NLMSG_NEXT(nh, len)) {
+		for (const struct nlmsghdr *nh = (const void *)buf; nlmsg_ok(nh, len);
+		     nh = nlmsg_next(nh, &len)) {
 			if (nh->nlmsg_seq != 1)
 				continue;
 			if (nh->nlmsg_type == NLMSG_DONE) {
