@@ -174,7 +174,6 @@ static int protect(const char *ref, const char *gateway, const char *sidecar, ui
 		       "address and MAC only, and other containers on its bridge are out of its "
 		       "reach only through br_netfilter (net.bridge.bridge-nf-call-iptables: %s)\n",
 		       t.name, br);
-		spec.bridge_family = false;
 	}
 	if (no_watch)
 		printf("no watcher: the rules stay until 'airlock docker unprotect %s'\n", t.name);
@@ -302,6 +301,12 @@ int cmd_docker_protect(int argc, char **argv)
 	}
 	if (!ref) {
 		cli_error(cmd, "usage: airlock %s %sCONTAINER", cmd, un ? "" : "[OPTIONS] ");
+		return EXIT_USAGE;
+	}
+	unsigned char addr[16];
+	if (gateway && inet_pton(AF_INET, gateway, addr) != 1 &&
+	    inet_pton(AF_INET6, gateway, addr) != 1) {
+		cli_error(cmd, "--gateway '%s': expected an IPv4 or IPv6 address", gateway);
 		return EXIT_USAGE;
 	}
 	if (gateway && sidecar) {

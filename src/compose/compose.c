@@ -39,6 +39,13 @@ static const char *scalar(const yaml_node_t *n, size_t *ret_len)
 	return (const char *)n->data.scalar.value;
 }
 
+/* A merge key is a plain `<<`: quoted, it is an ordinary key (as PyYAML,
+ * which compose v1 uses, and the YAML 1.1 merge type say). */
+static bool is_merge(const yaml_node_t *n)
+{
+	return scalar_is(n, "<<") && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
 /* YAML 1.1 booleans, as compose's parser reads them. */
 static bool is_true(const yaml_node_t *n)
 {
@@ -84,7 +91,7 @@ static int each_pair(struct walk *w, yaml_node_t *map, int depth, pair_fn *fn, v
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *k = node_at(w, p->key), *v = node_at(w, p->value);
-		if (scalar_is(k, "<<"))
+		if (is_merge(k))
 			continue;
 		int r = fn(w, k, v, ctx);
 		if (r)
@@ -93,7 +100,7 @@ static int each_pair(struct walk *w, yaml_node_t *map, int depth, pair_fn *fn, v
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *k = node_at(w, p->key), *v = node_at(w, p->value);
-		if (!scalar_is(k, "<<") || !v)
+		if (!is_merge(k) || !v)
 			continue;
 		if (v->type == YAML_MAPPING_NODE) {
 			int r = each_pair(w, v, depth + 1, fn, ctx);

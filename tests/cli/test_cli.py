@@ -218,6 +218,82 @@ CASES = [
      USAGE, {"err": ["tests/data/apply/none.conf"]}),
     ("apply-check-and-remove", ["apply", "--check", "--remove"], USAGE,
      {"err": ["--check and --remove do not go together"]}),
+    # compose render: the overlay, and every way the input can be wrong
+    ("compose-render-project", ["compose", "render", "--profile", "strict", "--allow",
+                                "allowed.test", "--block", "*.blocked.test", "--subnet",
+                                "198.18.130.0/24", "--name", "proj", "-f",
+                                "tests/data/compose/project.yml", "agent", "api"], ALLOW,
+     {"golden": True, "err": ["note: network backend is made internal (compose keeps a "
+                              "service's networks): no route out for db",
+                              "note: network frontend is made internal"]}),
+    ("compose-render-stdin", ["compose", "render", "--subnet", "10.9.0.0/24", "app"], ALLOW,
+     {"stdin": "services:\n  app:\n    image: x\n",
+      "out": ["# airlock compose render (airlock 0.", "app of stdin", "\"--profile\"\n      - "
+              "\"standard\"", "  \"app\":\n    networks:\n      airlock-internal: {}\n"]}),
+    ("compose-render-unknown-service", ["compose", "render", "--subnet", "10.9.0.0/24", "-f",
+                                        "tests/data/compose/project.yml", "agent", "nope"], 1,
+     {"err": ["airlock compose render: no service 'nope' in tests/data/compose/project.yml "
+              "(it has: agent, api, db, web, cache)"]}),
+    ("compose-render-unreadable", ["compose", "render", "--subnet", "10.9.0.0/24", "-f",
+                                   "tests/data/compose/none.yml", "app"], 1,
+     {"err": ["airlock compose render: cannot open tests/data/compose/none.yml: No such file"]}),
+    ("compose-render-malformed", ["compose", "render", "--subnet", "10.9.0.0/24", "-f",
+                                  "fuzz/corpus/compose/malformed.yml", "app"], 1,
+     {"err": ["airlock compose render: fuzz/corpus/compose/malformed.yml:4:1: YAML: did not "
+              "find expected ',' or ']' (while parsing a flow sequence at line 3, column 12)"]}),
+    ("compose-render-not-compose", ["compose", "render", "--subnet", "10.9.0.0/24", "app"], 1,
+     {"stdin": "- a\n- b\n", "err": ["stdin:1:1: not a compose file"]}),
+    ("compose-render-empty-stdin", ["compose", "render", "--subnet", "10.9.0.0/24", "app"], 1,
+     {"stdin": "", "err": ["stdin: empty"]}),
+    ("compose-render-network-mode", ["compose", "render", "--subnet", "10.9.0.0/24", "-f",
+                                     "tests/data/compose/refused.yml", "hostnet"], 1,
+     {"err": ["refused.yml:2:3: service hostnet sets network_mode, which an overlay cannot "
+              "undo"]}),
+    ("compose-render-external", ["compose", "render", "--subnet", "10.9.0.0/24", "-f",
+                                 "tests/data/compose/refused.yml", "outside"], 1,
+     {"err": ["service outside is on the external network shared"]}),
+    ("compose-render-no-service", ["compose", "render", "-f", "tests/data/compose/project.yml"],
+     USAGE, {"err": ["no SERVICE given"]}),
+    ("compose-render-bad-subnet", ["compose", "render", "--subnet", "10.0.0.0/8", "app"], USAGE,
+     {"err": ["--subnet '10.0.0.0/8': expected an IPv4 subnet from /16 to /28"]}),
+    ("compose-render-bad-rule", ["compose", "render", "--allow", "bad..example", "app"], USAGE,
+     {"err": ["bad..example", "empty label"]}),
+    ("compose-render-airgapped", ["compose", "render", "--profile", "airgapped", "--subnet",
+                                  "10.9.0.0/24", "app"], USAGE,
+     {"stdin": "services: {app: {}}\n", "err": ["has no network"]}),
+    ("compose-render-needs-a-subnet", ["compose", "render", "app"], 1,
+     {"stdin": "services: {app: {}}\n", "env": {"DOCKER_HOST": "unix:///nonexistent/d.sock"},
+      "err": ["does not exist", "give --subnet CIDR to render without asking the daemon"]}),
+    ("compose-unknown", ["compose", "up"], USAGE, {"err": ["no command 'up'"]}),
+    ("compose-help", ["compose", "render", "--help"], ALLOW,
+     {"out": ["Usage: airlock compose render", "--subnet", "docker compose -f"]}),
+    # docker protect: usage errors come before anything is asked of Docker
+    ("protect-no-container", ["docker", "protect"], USAGE,
+     {"err": ["usage: airlock docker protect [OPTIONS] CONTAINER"]}),
+    ("protect-two-gateways", ["docker", "protect", "--gateway", "198.18.0.1", "--sidecar",
+                              "gw", "web"], USAGE, {"err": ["--gateway or --sidecar, not both"]}),
+    ("protect-bad-gateway", ["docker", "protect", "--gateway", "gw.example", "web"], USAGE,
+     {"err": ["--gateway 'gw.example': expected an IPv4 or IPv6 address"]}),
+    ("protect-bad-port", ["docker", "protect", "--proxy-port", "70000", "web"], USAGE,
+     {"err": ["--proxy-port '70000': expected a port"]}),
+    ("protect-nothing-allowed", ["docker", "protect", "--proxy-port", "0", "--dns-port", "0",
+                                 "web"], USAGE, {"err": ["leave nothing to reach"]}),
+    ("protect-two-containers", ["docker", "protect", "a", "b"], USAGE,
+     {"err": ["one CONTAINER at a time"]}),
+    ("protect-unknown-option", ["docker", "protect", "--frob", "a"], USAGE,
+     {"err": ["unknown option '--frob'"]}),
+    ("unprotect-no-container", ["docker", "unprotect"], USAGE,
+     {"err": ["usage: airlock docker unprotect CONTAINER"]}),
+    ("protect-watch-takes-nothing", ["docker", "protect", "--watch", "web"], USAGE,
+     {"err": ["--watch takes no container"]}),
+    ("protect-help", ["docker", "protect", "--help"], ALLOW,
+     {"out": ["Usage: airlock docker protect", "--gateway ADDR", "--watch", "restarted"]}),
+    # doctor
+    ("doctor-extra-argument", ["doctor", "x"], USAGE, {"err": ["unexpected argument 'x'"]}),
+    ("doctor-help", ["doctor", "--help"], ALLOW, {"out": ["Usage: airlock doctor", "Exit status"]}),
+    ("doctor-without-docker", ["doctor"], None,
+     {"env": {"DOCKER_HOST": "unix:///nonexistent/d.sock"},
+      "out": ["  user namespaces: ", "  nftables: ", "warn  docker: no Docker daemon", "doctor: "]}),
     # top level
     ("version", ["--version"], ALLOW, {"out": ["airlock 0."]}),
     ("help", ["--help"], ALLOW, {"out": ["check", "profiles"]}),
@@ -234,10 +310,11 @@ def run_case(binary, root, name, args, want_status, checks, update):
     env.pop("NO_COLOR", None)
     env.pop("XDG_CONFIG_HOME", None)
     env["AIRLOCK_STATE_DIR"] = STATE_DIR
+    env.update(checks.get("env", {}))
     p = subprocess.run([binary] + args, cwd=root, env=env, capture_output=True, text=True,
-                       timeout=30)
+                       timeout=30, input=checks.get("stdin", ""))
     problems = []
-    if p.returncode != want_status:
+    if want_status is not None and p.returncode != want_status:
         problems.append(f"exit status {p.returncode}, want {want_status}")
     if checks.get("golden"):
         path = os.path.join(root, "tests", "golden", name + ".txt")
