@@ -3,6 +3,6 @@
 # as .clang-format says.  Fix with: clang-format -i FILE...
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(find src tests/unit fuzz bench -name '*.[ch]' | sort)
+mapfile -t files < <(find src tests/unit tests/escape fuzz bench -name '*.[ch]' | sort)
 clang-format --dry-run --Werror "${files[@]}"
 echo "check-format: ${#files[@]} files formatted"

@@ -545,9 +545,9 @@ _noreturn_ static void daemon_main(struct apply *a, struct policy *policy, int r
 	(void)prctl(PR_SET_NAME, "airlock", 0, 0, 0);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
-		dup3(null, STDIN_FILENO, 0);
-		dup3(null, STDOUT_FILENO, 0);
-		dup3(null, STDERR_FILENO, 0);
+		dup3(null, STDIN_FILENO, O_CLOEXEC);
+		dup3(null, STDOUT_FILENO, O_CLOEXEC);
+		dup3(null, STDERR_FILENO, O_CLOEXEC);
 		close(null);
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -14,7 +14,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 struct out {
 	char *buf;
 	size_t size, len;

@@ -1,0 +1,14 @@
+"""The sandbox working on its own cage: the firewall (a netlink request to
+delete the table), the control socket, /etc/resolv.conf."""
+CLASS = "tampering"
+
+
+def attempts(t):
+    yield t.attempt("delete the nftables table", ["nft"],
+                    no_log="refused by the kernel (no CAP_NET_ADMIN); nothing reaches the gateway")
+    yield t.attempt("reach the gateway's control socket", ["unix", t.control],
+                    no_log="hidden (run) or not ours to open (apply): the connect fails")
+    yield t.attempt("rewrite /etc/resolv.conf", ["write", "/etc/resolv.conf", "nameserver 198.18.0.99\\n"],
+                    no_log="read-only (run) or root's (apply): the write fails")
+    yield t.attempt("reach the Docker socket", ["unix", "/var/run/docker.sock"],
+                    no_log="hidden (run) or absent: the connect fails")
