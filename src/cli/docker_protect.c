@@ -114,14 +114,17 @@ static int protect(const char *ref, const char *gateway, const char *sidecar, ui
 
 	if (open_docker("docker protect", &dk) < 0)
 		return 1;
-	if (protect_inspect(dk, ref, &t, &d) < 0 ||
-	    protect_gateway(dk, &t, gateway, sidecar, gw, desc, sizeof(desc), &d) < 0 ||
-	    protect_plan(&t, gw, dns, proxy, &spec, &ns, &d) < 0) {
+	if (protect_inspect(dk, ref, &t, &d) < 0) {
 		cli_error("docker protect", "%s", d.msg);
 		goto out;
 	}
 	if (strcmp(t.role, "sidecar") == 0) {
 		cli_error("docker protect", "%s is an airlock sidecar: it is the gateway", t.name);
+		goto out;
+	}
+	if (protect_gateway(dk, &t, gateway, sidecar, gw, desc, sizeof(desc), &d) < 0 ||
+	    protect_plan(&t, gw, dns, proxy, &spec, &ns, &d) < 0) {
+		cli_error("docker protect", "%s", d.msg);
 		goto out;
 	}
 	for (size_t i = 0; i < t.n_nets; i++)
