@@ -225,6 +225,11 @@ static int check(const struct compose_file *f, const struct compose_spec *spec, 
 			              d);
 		for (size_t k = 0; k < s->n_networks; k++) {
 			const struct compose_network *n = network(f, s->networks[k]);
+			if (!valid_service_name(s->networks[k]))
+				return refuse(spec, s,
+				              "is on a network whose name compose cannot create "
+				              "(expected [A-Za-z0-9._-])",
+				              d);
 			if (n && n->external) {
 				char why[COMPOSE_NAME_MAX + 160];
 				snprintf(why, sizeof(why),

@@ -416,19 +416,31 @@ static void test_overlay_escapes(void **state)
 	struct compose_file f, back;
 	struct compose_overlay ov;
 	struct diag d = {""};
+	static const char *const a[] = {"a"};
 	(void)state;
 
+	/* A network name compose could not create is refused, not quoted. */
 	assert_int_equal(
 	        parse_text("services:\n  a:\n    networks: [\"x\\ny: $HOME\\\"\"]\n", &f, &d), 0);
-	static const char *const a[] = {"a"};
 	struct compose_spec spec = spec_for(a, 1);
+	assert_int_equal(compose_render(&f, &spec, &ov, &d), -EINVAL);
+	assert_non_null(strstr(d.msg, "a network whose name compose cannot create"));
+	compose_file_done(&f);
+	/* A quoted "<<" is a key like any other, here as in compose. */
+	assert_int_equal(parse_text("services:\n  a:\n    networks: {\"<<\": {}}\n", &f, &d), 0);
+	assert_int_equal(f.services[0].n_networks, 1);
+	assert_string_equal(f.services[0].networks[0], "<<");
+	compose_file_done(&f);
+
+	assert_int_equal(parse_text("services:\n  a:\n    networks: [x.y-z]\n", &f, &d), 0);
+	spec = spec_for(a, 1);
 	spec.profile = "/etc/airlock/profile.conf";
-	spec.profile_mount = "/home/me/my $profile.conf";
+	spec.profile_mount = "/home/me/my $profile \"x\".conf";
 	spec.label = "evil\nservices: {}";
 	assert_int_equal(compose_render(&f, &spec, &ov, &d), 0);
-	assert_non_null(strstr(ov.text, "  \"x\\x0ay: $$HOME\\\"\":\n    internal: true\n"));
-	assert_non_null(
-	        strstr(ov.text, "\"/home/me/my $$profile.conf:/etc/airlock/profile.conf:ro\""));
+	assert_non_null(strstr(ov.text, "  \"x.y-z\":\n    internal: true\n"));
+	assert_non_null(strstr(ov.text, "\"/home/me/my $$profile \\\"x\\\".conf:"
+	                                "/etc/airlock/profile.conf:ro\""));
 	assert_non_null(strstr(ov.text, "of evil?services: {}\n"));
 	assert_int_equal(compose_parse(ov.text, ov.len, "overlay", &back, &d), 0);
 	assert_int_equal(back.n_services, 2);
