@@ -1,10 +1,12 @@
 #include "gateway/gateway.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "dns/addrmap.h"
@@ -189,6 +191,30 @@ static int start_dns(struct gateway *g, struct diag *d)
 	return dns_service_new(&env, &c->dns, &g->dns, d);
 }
 
+/* Descriptors the process may open (RLIMIT_NOFILE's soft limit). */
+static unsigned long long fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return ULLONG_MAX;
+	return (unsigned long long)rl.rlim_cur;
+}
+
+/* The proxy connections the descriptor limit pays for: up to six each
+ * (client, server, a pipe each way), after FD_RESERVE kept for DNS (its
+ * upstream queries), the log and the listeners.  Without this, proxy
+ * clients holding every descriptor would starve DNS of the sockets its
+ * answers need. */
+#define FD_RESERVE 48
+static size_t proxy_budget(size_t wanted)
+{
+	unsigned long long limit = fd_limit();
+	if (limit == ULLONG_MAX || limit >= (unsigned long long)wanted * 6 + FD_RESERVE)
+		return wanted;
+	unsigned long long room = limit > FD_RESERVE + 6 ? (limit - FD_RESERVE) / 6 : 1;
+	return room < wanted ? (size_t)room : wanted;
+}
+
 static int start_proxy(struct gateway *g, struct diag *d)
 {
 	const struct gateway_config *c = &g->config;
@@ -206,6 +232,14 @@ static int start_proxy(struct gateway *g, struct diag *d)
 	};
 	struct proxy_service_config pc = c->proxy;
 	pc.upstream = c->dns.upstream;
+	size_t budget = proxy_budget(pc.max_clients);
+	if (budget < pc.max_clients) {
+		gateway_note(g,
+		             "proxy connections capped at %zu (not %zu): the process may open only "
+		             "%llu descriptors, and DNS must keep some",
+		             budget, pc.max_clients, (unsigned long long)fd_limit());
+		pc.max_clients = budget;
+	}
 	return proxy_service_new(&env, &pc, &g->proxy, d);
 }
 

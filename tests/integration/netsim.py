@@ -409,6 +409,7 @@ class Internet:
         self.addr = ADDR
         self.tmpdir = None
         self.procs = []
+        self.servers = {}  # kind -> the server's process
         self.namespaces = {}
         self._captures = []
         self._created = []  # namespace names actually created, for teardown
@@ -484,11 +485,9 @@ class Internet:
         os.chmod(f"{t}/ca.pem", 0o644)
         self.ca_file = f"{t}/ca.pem"
 
-    def _start_servers(self):
+    def _server_specs(self):
         t = self.tmpdir
-        with open(f"{t}/zone.json", "w") as f:
-            json.dump(self.zone, f, indent=1)
-        servers = {
+        return {
             "dns": ["dns_server.py", "--zone", f"{t}/zone.json", "--log", f"{t}/dns.jsonl",
                     "--addr", ADDR.dns, "--addr", ADDR.dns6],
             "http": ["http_origin.py", "--cert", f"{t}/origin.pem", "--key", f"{t}/origin.key",
@@ -496,14 +495,23 @@ class Internet:
             "echo": ["echo_server.py", "--log", f"{t}/echo.jsonl",
                      "--addr", ADDR.echo, "--addr", ADDR.echo6],
         }
+
+    def _start_servers(self, kinds=None):
+        t = self.tmpdir
+        with open(f"{t}/zone.json", "w") as f:
+            json.dump(self.zone, f, indent=1)
         started = {}
-        for kind, (script, *args) in servers.items():
-            open(f"{t}/{kind}.jsonl", "w").close()
+        for kind, (script, *args) in self._server_specs().items():
+            if kinds and kind not in kinds:
+                continue
+            if kind not in self.servers:
+                open(f"{t}/{kind}.jsonl", "w").close()
             err = open(f"{t}/{kind}.err", "wb")
             started[kind] = self.internet.popen(
                 [sys.executable, "-B", os.path.join(SERVERS, script), *args],
                 stdout=subprocess.PIPE, stderr=err)
             err.close()
+        self.servers.update(started)
         deadline = time.monotonic() + 10
         for kind, proc in started.items():
             ready, _, _ = select.select([proc.stdout], [], [], max(0, deadline - time.monotonic()))
@@ -512,6 +520,14 @@ class Internet:
             if line != b"ready\n":
                 with open(f"{t}/{kind}.err", errors="replace") as f:
                     raise NetsimError(f"{kind} server did not start: {f.read().strip()}")
+
+    def stop_server(self, kind):
+        """Stops one of the internet's servers ("dns", "http", "echo")."""
+        self.stop(self.servers.pop(kind))
+
+    def start_server(self, kind):
+        """Starts it again (its log goes on)."""
+        self._start_servers([kind])
 
     # -- using --
 
