@@ -9,13 +9,14 @@ packages=(
 	gcc meson ninja-build pkg-config python3
 	# libraries (docs/architecture.md says why each)
 	libinih-dev libjson-c-dev libidn2-dev libnftables-dev libcap-dev libseccomp-dev
-	libcurl4-openssl-dev
+	libcurl4-openssl-dev libyaml-dev
 	# tests, sanitizers, fuzzing, style
 	libcmocka-dev clang libclang-rt-dev clang-format
 	# integration tests: namespaces, nftables, the simulated internet's clients
 	iproute2 nftables util-linux curl openssl tcpdump dnsutils iputils-ping
-	# Docker sandboxes' tests start their own dockerd (tests/docker/)
-	docker.io
+	# Docker sandboxes' tests start their own dockerd (tests/docker/); compose
+	# overlays are validated and brought up with Debian's docker-compose
+	docker.io docker-compose
 	# benchmarks: the tools compared with, and the load generators
 	dnsmasq-base dnsperf tinyproxy squid
 )
