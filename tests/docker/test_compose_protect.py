@@ -354,6 +354,7 @@ def protect_removed_when_stopped(env):
              "the watcher to exit")
     log = open(os.path.join(env.state, "docker", ".protect", "watch.log")).read()
     check("prot (" in log and "stopped: rules airlock_protect_" in log, log[-500:])
+    check(not re.search(r"ERROR: \w+Sanitizer|runtime error:", log), log[-2000:])
 
 
 def unprotect_without_watcher(env):
