@@ -12,6 +12,7 @@
 #include "dns/addrmap.h"
 #include "gateway/control.h"
 #include "gateway/firewall_log.h"
+#include "gateway/relay.h"
 #include "net/sock.h"
 
 /* How often expired name<->address pairs are swept. */
@@ -200,18 +201,18 @@ static unsigned long long fd_limit(void)
 	return (unsigned long long)rl.rlim_cur;
 }
 
-/* The proxy connections the descriptor limit pays for: up to six each
- * (client, server, a pipe each way), after FD_RESERVE kept for DNS (its
- * upstream queries), the log and the listeners.  Without this, proxy
- * clients holding every descriptor would starve DNS of the sockets its
- * answers need. */
-#define FD_RESERVE 48
+/* The proxy connections the descriptor limit pays for: two each (client and
+ * server; relays take pipes only below the last RELAY_FD_RESERVE, relay.h),
+ * after FD_RESERVE kept for DNS (its upstream queries), the log and the
+ * listeners.  Without this, proxy clients holding every descriptor would
+ * starve DNS of the sockets its answers need. */
+#define FD_RESERVE (RELAY_FD_RESERVE + 48)
 static size_t proxy_budget(size_t wanted)
 {
 	unsigned long long limit = fd_limit();
-	if (limit == ULLONG_MAX || limit >= (unsigned long long)wanted * 6 + FD_RESERVE)
+	if (limit == ULLONG_MAX || limit >= (unsigned long long)wanted * 2 + FD_RESERVE)
 		return wanted;
-	unsigned long long room = limit > FD_RESERVE + 6 ? (limit - FD_RESERVE) / 6 : 1;
+	unsigned long long room = limit > FD_RESERVE + 2 ? (limit - FD_RESERVE) / 2 : 1;
 	return room < wanted ? (size_t)room : wanted;
 }
 

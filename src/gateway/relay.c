@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,9 +33,12 @@ struct dir {
 	uint64_t limit; /* bytes still to read from `from` */
 	uint64_t bytes; /* written to `to` */
 	bool copy;      /* the buffer, not splice */
-	bool eof;       /* nothing more to read: EOF, or the limit reached */
-	bool limited;   /* eof came from the limit: `to` is not shut */
-	bool done;      /* eof, all written, `to` shut (or left open at the limit) */
+	/* Copying through a RELAY_PROBE_SIZE buffer until a read fills it:
+	 * then `bulk`, and splice once the buffer is empty. */
+	bool probing, bulk;
+	bool eof;     /* nothing more to read: EOF, or the limit reached */
+	bool limited; /* eof came from the limit: `to` is not shut */
+	bool done;    /* eof, all written, `to` shut (or left open at the limit) */
 };
 
 struct relay {
@@ -87,6 +92,7 @@ static void close_pipe(struct dir *d)
 static void use_copy(struct relay *r, struct dir *d)
 {
 	d->copy = true;
+	d->probing = false;
 	r->copied = true;
 }
 
@@ -202,11 +208,34 @@ static ssize_t dir_write(struct relay *r, struct dir *d)
 	return total;
 }
 
+/* Descriptor numbers from here up are kept for what has no fallback (DNS
+ * sockets, accepts): the kernel hands out the lowest free number, so a pipe
+ * numbered this high means few are left, and the buffer path serves instead. */
+static int pipe_fd_ceiling(void)
+{
+	static int ceiling;
+	if (!ceiling) {
+		struct rlimit rl;
+		ceiling = INT_MAX;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur < (rlim_t)INT_MAX)
+			ceiling = rl.rlim_cur > RELAY_FD_RESERVE
+			                  ? (int)(rl.rlim_cur - RELAY_FD_RESERVE)
+			                  : 1;
+	}
+	return ceiling;
+}
+
 static int open_pipe(struct dir *d)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
+	if (p[1] >= pipe_fd_ceiling()) {
+		close(p[0]);
+		close(p[1]);
+		return -EMFILE;
+	}
 	d->pipe_r = p[0];
 	d->pipe_w = p[1];
 	int size = fcntl(p[1], F_GETPIPE_SZ);
@@ -241,10 +270,19 @@ static ssize_t dir_read(struct relay *r, struct dir *d)
 {
 	int tries = 0;
 
+	/* A direction that filled its probe buffer is a bulk transfer: from
+	 * now on it splices, once what it holds is written. */
+	if (d->probing && d->bulk && d->buf_end == d->buf_start) {
+		free(d->buf);
+		d->buf = NULL;
+		d->buf_cap = d->buf_start = d->buf_end = 0;
+		d->probing = false;
+		d->copy = false;
+	}
 	/* No pipe to be had (EMFILE, ENFILE, ENOMEM): the buffer still works. */
 	if (!d->copy && d->pipe_r < 0 && open_pipe(d) < 0)
 		use_copy(r, d);
-	if (d->copy && alloc_buf(r, d, RELAY_BUF_SIZE) < 0)
+	if (d->copy && alloc_buf(r, d, d->probing ? RELAY_PROBE_SIZE : RELAY_BUF_SIZE) < 0)
 		return r->error;
 	for (;;) {
 		ssize_t n;
@@ -260,6 +298,8 @@ static ssize_t dir_read(struct relay *r, struct dir *d)
 			if (d->copy) {
 				d->buf_start = 0;
 				d->buf_end = (size_t)n;
+				if (d->probing && (size_t)n == d->buf_cap)
+					d->bulk = true;
 			} else {
 				d->in_pipe += (size_t)n;
 				if (d->in_pipe >= d->pipe_cap && !d->pipe_grown)
@@ -501,7 +541,9 @@ static void dir_init(struct dir *d, int from, int to, bool client_to_server, boo
 	d->from = from;
 	d->to = to;
 	d->pipe_r = d->pipe_w = -1;
-	d->copy = copy;
+	/* Spliced flows start as probes: most never move enough to need a pipe. */
+	d->copy = true;
+	d->probing = !copy;
 	d->limit = RELAY_NO_LIMIT;
 	d->read_where = client_to_server ? "client read" : "server read";
 	d->write_where = client_to_server ? "server write" : "client write";

@@ -11,9 +11,16 @@
  * SPLICE_F_NONBLOCK), so the payload never enters user space.  The pipe is
  * created (pipe2, O_CLOEXEC | O_NONBLOCK) on the direction's first read.  A
  * direction whose splice is refused with EINVAL or ENOSYS, or that cannot get
- * a pipe (EMFILE, ENFILE, ENOMEM), falls back to a RELAY_BUF_SIZE buffer of
+ * a pipe (EMFILE, ENFILE, ENOMEM, or one that would sit among the last
+ * RELAY_FD_RESERVE descriptors), falls back to a RELAY_BUF_SIZE buffer of
  * its own; the other direction is unaffected.  Nothing is allocated per byte
  * relayed.
+ *
+ * Small flows never take a pipe: a direction first copies through a
+ * RELAY_PROBE_SIZE buffer, and only once a read fills it (a bulk transfer)
+ * does it splice, after the buffer is written out.  Requests, TLS
+ * handshakes and idle tunnels so cost no pipe descriptors and no pipe
+ * memory; a download pays one probe read.
  *
  * Quiet relays give back: when nothing has moved for `release_ms`, each
  * direction closes its pipe (or frees its buffer) if it holds no bytes, and
@@ -73,6 +80,14 @@
 #define RELAY_PIPE_SIZE (1024 * 1024)
 /* Bytes one callback reads per direction, at most (fairness). */
 #define RELAY_BURST (1024 * 1024)
+/* Pipes are not opened in the last RELAY_FD_RESERVE descriptors the process
+ * may have (the direction copies through a buffer instead), so a crowd of
+ * relays cannot take the descriptors other work needs. */
+#define RELAY_FD_RESERVE 64
+
+/* What a direction reads through a buffer before it splices (see above). */
+#define RELAY_PROBE_SIZE 4096
+
 /* A relay quiet this long gives back its empty pipes and buffers. */
 #define RELAY_RELEASE_MS 1000
 

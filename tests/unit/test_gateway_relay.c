@@ -277,6 +277,25 @@ static void test_reset_is_an_error(void **state)
 	stop(&f);
 }
 
+/* Enough bytes each way to make both directions bulk transfers (a probe
+ * buffer filled): they splice, through pipes, from then on. */
+static void exchange_bulk(struct fixture *f)
+{
+	static char out[RELAY_PROBE_SIZE * 4], in[RELAY_PROBE_SIZE * 4];
+	memset(out, 'b', sizeof(out));
+	for (int side = 0; side < 2; side++) {
+		int from = side ? f->server_app : f->client_app,
+		    to = side ? f->client_app : f->server_app;
+		assert_int_equal(send(from, out, sizeof(out), 0), (ssize_t)sizeof(out));
+		size_t got = 0;
+		while (got < sizeof(in)) {
+			int n = pump_read(f, to, in + got, sizeof(in) - got);
+			assert_true(n > 0);
+			got += (size_t)n;
+		}
+	}
+}
+
 /* The pipes open in this process ("pipe:" links in /proc/self/fd). */
 static int count_pipes(void)
 {
@@ -314,10 +333,7 @@ static void test_quiet_relay_releases_pipes(void **state)
 	relay_config_default(&c);
 	c.release_ms = 20;
 	start(&f, &c, NULL);
-	assert_int_equal(send(f.client_app, "ab", 2, 0), 2);
-	assert_int_equal(send(f.server_app, "cd", 2, 0), 2);
-	assert_int_equal(pump_read(&f, f.server_app, buf, 2), 2);
-	assert_int_equal(pump_read(&f, f.client_app, buf, 2), 2);
+	exchange_bulk(&f);
 	assert_int_equal(count_pipes() - before, 4); /* two ends, each way */
 
 	run_for(&f, 100);
@@ -327,15 +343,40 @@ static void test_quiet_relay_releases_pipes(void **state)
 	assert_int_equal(send(f.client_app, "ef", 2, 0), 2);
 	assert_int_equal(pump_read(&f, f.server_app, buf, 2), 2);
 	assert_memory_equal(buf, "ef", 2);
-	assert_int_equal(count_pipes() - before, 2); /* up only */
+	assert_int_equal(count_pipes() - before, 2); /* up only: a bulk direction splices again */
 	assert_int_equal(send(f.server_app, "gh", 2, 0), 2);
 	assert_int_equal(pump_read(&f, f.client_app, buf, 2), 2);
 	assert_memory_equal(buf, "gh", 2);
 	uint64_t up, down;
 	relay_counts(f.relay, &up, &down);
-	assert_int_equal(up, 4);
-	assert_int_equal(down, 4);
+	assert_int_equal(up, RELAY_PROBE_SIZE * 4 + 2);
+	assert_int_equal(down, RELAY_PROBE_SIZE * 4 + 2);
 	assert_false(f.done);
+	stop(&f);
+}
+
+/* Small exchanges (requests, handshakes, an idle tunnel's hello) take no
+ * pipe at all; a bulk transfer does, and its bytes arrive whole. */
+static void test_small_flows_take_no_pipe(void **state)
+{
+	struct fixture f;
+	struct relay_config c;
+	char buf[8];
+	(void)state;
+
+	int before = count_pipes();
+	relay_config_default(&c);
+	start(&f, &c, NULL);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(send(f.client_app, "ping", 4, 0), 4);
+		assert_int_equal(pump_read(&f, f.server_app, buf, 4), 4);
+		assert_int_equal(send(f.server_app, "pong", 4, 0), 4);
+		assert_int_equal(pump_read(&f, f.client_app, buf, 4), 4);
+		assert_memory_equal(buf, "pong", 4);
+	}
+	assert_int_equal(count_pipes() - before, 0);
+	exchange_bulk(&f);
+	assert_int_equal(count_pipes() - before, 4);
 	stop(&f);
 }
 
@@ -351,10 +392,10 @@ static void test_release_zero_keeps_pipes(void **state)
 	relay_config_default(&c);
 	c.release_ms = 0;
 	start(&f, &c, NULL);
-	assert_int_equal(send(f.client_app, "ab", 2, 0), 2);
-	assert_int_equal(pump_read(&f, f.server_app, buf, 2), 2);
+	exchange_bulk(&f);
 	run_for(&f, 60);
-	assert_int_equal(count_pipes() - before, 2);
+	assert_int_equal(count_pipes() - before, 4);
+	(void)buf;
 	stop(&f);
 }
 
@@ -432,10 +473,8 @@ static void test_descriptors_cloexec(void **state)
 
 	relay_config_default(&c);
 	start(&f, &c, NULL);
-	assert_int_equal(send(f.client_app, "ab", 2, 0), 2);
-	assert_int_equal(send(f.server_app, "cd", 2, 0), 2);
-	assert_int_equal(pump_read(&f, f.server_app, buf, 2), 2);
-	assert_int_equal(pump_read(&f, f.client_app, buf, 2), 2);
+	exchange_bulk(&f);
+	(void)buf;
 	DIR *dir = opendir("/proc/self/fd");
 	assert_non_null(dir);
 	int pipes = 0;
@@ -473,6 +512,7 @@ int main(void)
 	        cmocka_unit_test(test_descriptors_cloexec),
 	        cmocka_unit_test(test_quiet_relay_releases_pipes),
 	        cmocka_unit_test(test_release_zero_keeps_pipes),
+	        cmocka_unit_test(test_small_flows_take_no_pipe),
 	        cmocka_unit_test(test_quiet_with_bytes_held_splice),
 	        cmocka_unit_test(test_quiet_with_bytes_held_copy),
 	};
