@@ -584,24 +584,28 @@ static int do_nft(void)
 	} msgs[] = {{NFNL_MSG_BATCH_BEGIN, AF_UNSPEC, false},
 	            {(NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELTABLE, NFPROTO_INET, true},
 	            {NFNL_MSG_BATCH_END, AF_UNSPEC, false}};
+	/* Built with memcpy: the buffer holds bytes, not aligned structs. */
 	for (int i = 0; i < 3; i++) {
-		struct nlmsghdr *nh = (struct nlmsghdr *)(buf + o);
-		nh->nlmsg_type = msgs[i].type;
-		nh->nlmsg_flags = NLM_F_REQUEST | (msgs[i].attr ? NLM_F_ACK : 0);
-		nh->nlmsg_seq = (uint32_t)(i + 1);
-		struct nfgenmsg *g = (struct nfgenmsg *)(buf + o + NLMSG_HDRLEN);
-		g->nfgen_family = msgs[i].family;
-		g->version = NFNETLINK_V0;
-		g->res_id = htons(i == 1 ? 0 : NFNL_SUBSYS_NFTABLES);
-		size_t len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(*g));
+		struct nlmsghdr nh = {
+		        .nlmsg_type = msgs[i].type,
+		        .nlmsg_flags = (uint16_t)(NLM_F_REQUEST | (msgs[i].attr ? NLM_F_ACK : 0)),
+		        .nlmsg_seq = (uint32_t)(i + 1),
+		};
+		struct nfgenmsg g = {
+		        .nfgen_family = msgs[i].family,
+		        .version = NFNETLINK_V0,
+		        .res_id = htons(i == 1 ? 0 : NFNL_SUBSYS_NFTABLES),
+		};
+		size_t len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(g));
+		memcpy(buf + o + NLMSG_HDRLEN, &g, sizeof(g));
 		if (msgs[i].attr) {
-			struct nlattr *a = (struct nlattr *)(buf + o + len);
-			a->nla_type = NFTA_TABLE_NAME;
-			a->nla_len = NLA_HDRLEN + 8;
-			memcpy((uint8_t *)a + NLA_HDRLEN, "airlock", 8);
-			len += NLA_ALIGN(a->nla_len);
+			struct nlattr a = {.nla_len = NLA_HDRLEN + 8, .nla_type = NFTA_TABLE_NAME};
+			memcpy(buf + o + len, &a, sizeof(a));
+			memcpy(buf + o + len + NLA_HDRLEN, "airlock", 8);
+			len += NLA_ALIGN(a.nla_len);
 		}
-		nh->nlmsg_len = (uint32_t)len;
+		nh.nlmsg_len = (uint32_t)len;
+		memcpy(buf + o, &nh, sizeof(nh));
 		o += NLMSG_ALIGN(len);
 	}
 	if (send(fd, buf, o, 0) < 0)
@@ -613,9 +617,10 @@ static int do_nft(void)
 	ssize_t r = recv(fd, buf, sizeof(buf), 0);
 	if (r < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)))
 		return fail_errno("recv");
-	struct nlmsgerr *err = NLMSG_DATA((struct nlmsghdr *)buf);
-	if (err->error) {
-		errno = -err->error;
+	struct nlmsgerr err;
+	memcpy(&err, buf + NLMSG_HDRLEN, sizeof(err));
+	if (err.error) {
+		errno = -err.error;
 		return fail_errno("nft");
 	}
 	printf("deleted table inet airlock\n");
