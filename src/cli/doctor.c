@@ -37,8 +37,9 @@ static const char doctor_help[] =
         "each with what to do.  The checks: unprivileged user namespaces (airlock\n"
         "run without root), nftables in a new network namespace, the Docker daemon\n"
         "and its API version, the gateway image (there, and built from this\n"
-        "binary), airlock's Docker networks, every sandbox (airlock run and airlock\n"
-        "docker: running or not, its rules) and every protected container.\n"
+        "binary), airlock's Docker networks, every sandbox (airlock run, airlock\n"
+        "docker and airlock apply: running or not, its rules) and every protected\n"
+        "container.\n"
         "Nothing is changed.\n"
         "\n"
         "Exit status: 0 when no check failed, 1 otherwise.\n";
@@ -368,6 +369,27 @@ static long status_rules(const char *reply)
 	return p ? strtol(p + 7, NULL, 10) : -1;
 }
 
+/* In place: `airlock apply` leaves run/gateway.pid while the policy is in
+ * force and `--remove` takes it away.  A pid file whose gateway does not
+ * answer is a policy that refuses everything (the table sends DNS and the
+ * proxy to a gateway that is not there). */
+static void apply_line(struct each *e, const struct sandbox_state *s, const char *what,
+                       bool answers, const char *own, const char *in_force)
+{
+	char pid[PATH_MAX];
+	bool applied =
+	        state_path(s, "run/gateway.pid", pid, sizeof(pid)) == 0 && access(pid, F_OK) == 0;
+	if (answers)
+		line(e->dr, OK, what, "in force on this machine, gateway serving; %s%s", own,
+		     in_force);
+	else if (applied)
+		line(e->dr, FAIL, what,
+		     "applied but its gateway does not answer, so everything is refused: "
+		     "'airlock apply' starts it again, 'airlock apply --remove' lifts the policy");
+	else
+		line(e->dr, OK, what, "removed; %s (kept for the next 'airlock apply')", own);
+}
+
 static void sandbox_line(struct each *e, const char *name)
 {
 	struct sandbox_state s;
@@ -394,6 +416,10 @@ static void sandbox_line(struct each *e, const char *name)
 			     answers ? "" : " (its gateway does not answer)", own, in_force);
 		else
 			line(e->dr, OK, what, "stopped; %s (kept for its next start)", own);
+		return;
+	}
+	if (e->kind == SANDBOX_KIND_APPLY) {
+		apply_line(e, &s, what, answers, own, in_force);
 		return;
 	}
 	if (s.airgapped) {
@@ -434,7 +460,8 @@ static int each_sandbox(const char *name, void *ctx)
 
 static void check_sandboxes(struct doctor *dr, struct docker *dk)
 {
-	static const enum sandbox_kind kinds[] = {SANDBOX_KIND_RUN, SANDBOX_KIND_DOCKER};
+	static const enum sandbox_kind kinds[] = {SANDBOX_KIND_RUN, SANDBOX_KIND_DOCKER,
+	                                          SANDBOX_KIND_APPLY};
 	struct diag d = {""};
 	unsigned seen = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {

@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -348,6 +349,29 @@ def immutable_config(c, net):
     return p
 
 
+def doctor_reports(c, net):
+    """airlock doctor on the in-place sandbox: in force while its gateway
+    serves; a failure (exit 1) once the gateway is gone with the policy
+    still applied; "removed" after --remove."""
+    def doctor():
+        r = c.ns.run([c.binary, "doctor"], env=c.env(), timeout=60)
+        lines = [l for l in r.stdout.splitlines() if "sandbox devcontainer (apply)" in l]
+        return r.returncode, lines[0] if lines else r.stdout
+    p = applied(c)
+    code, out = doctor()
+    expect(p, "ok" in out and "in force on this machine" in out, f"applied: {out}")
+    for pid in c.gateway_pids():
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    code, out = doctor()
+    expect(p, code == 1 and "fail" in out and "does not answer" in out,
+           f"gateway gone: exit {code}: {out}")
+    c.apply("--remove")
+    code, out = doctor()
+    expect(p, "ok" in out and "removed" in out, f"removed: {out}")
+    return p
+
+
 def twice_is_idempotent(c, net):
     p = applied(c)
     first = strip_counters(c.ruleset())
@@ -488,6 +512,7 @@ CASES = [
     ("log-blocked", log_blocked),
     ("claude-webfetch", claude_webfetch),
     ("immutable-config", immutable_config),
+    ("doctor-reports", doctor_reports),
     ("twice-is-idempotent", twice_is_idempotent),
     ("remove-restores", remove_restores),
     ("hosts-fallback", hosts_fallback),
