@@ -37,7 +37,7 @@ int hosts_render(const char *text, size_t len, const char *const *names, size_t 
 		return diag_fail(d, -ENOMEM, "out of memory");
 
 	/* Copy every line but an airlock block (and the newline it added). */
-	bool inside = false;
+	bool inside = false, added_nl = false;
 	for (size_t pos = 0; pos < len;) {
 		const char *s = text + pos;
 		const char *nl = memchr(s, '\n', len - pos);
@@ -46,8 +46,8 @@ int hosts_render(const char *text, size_t len, const char *const *names, size_t 
 		pos += ll;
 		if (!inside && (line_is(s, end, BEGIN_MARK) || line_is(s, end, BEGIN_MARK_NL))) {
 			inside = true;
-			if (line_is(s, end, BEGIN_MARK_NL) && o && out[o - 1] == '\n')
-				o--; /* the newline we put after the file's last line */
+			if (line_is(s, end, BEGIN_MARK_NL))
+				added_nl = true;
 			continue;
 		}
 		if (inside) {
@@ -55,9 +55,15 @@ int hosts_render(const char *text, size_t len, const char *const *names, size_t 
 				inside = false;
 			continue;
 		}
+		/* Lines after the block: the newline we added now ends a line
+		 * that is no longer the last, and stays (taking it out would
+		 * join two lines). */
+		added_nl = false;
 		memcpy(out + o, s, ll);
 		o += ll;
 	}
+	if (added_nl && o && out[o - 1] == '\n')
+		o--; /* the newline we put after the file's last line */
 	if (n) {
 		bool add_nl = o && out[o - 1] != '\n';
 		if (add_nl)
