@@ -62,6 +62,13 @@ int iptables_render_inplace(const struct ruleset_inplace_spec *s, int family, ch
 		net_text(&s->direct[i], net, sizeof(net));
 		put(&o, "-A AIRLOCK_NAT -d %s -j RETURN\n", net);
 	}
+	/* As in nftables: DNS over TCP to the resolvers is not redirected. */
+	for (size_t i = 0; !s->dns_port && i < s->n_resolvers; i++) {
+		if (s->resolvers[i].family != family)
+			continue;
+		net_text(&s->resolvers[i], net, sizeof(net));
+		put(&o, "-A AIRLOCK_NAT -d %s -p tcp --dport 53 -j RETURN\n", net);
+	}
 	if (s->dns_port)
 		put(&o,
 		    "-A AIRLOCK_NAT -p udp --dport 53 -j REDIRECT --to-ports %u\n"
@@ -231,6 +238,8 @@ static void removal_text(const char *saved, char *buf, size_t size)
 	static const struct {
 		const char *table, *chain;
 	} ours[] = {{"nat", "AIRLOCK_NAT"}, {"filter", "AIRLOCK_OUT"}};
+	if (size)
+		buf[0] = '\0'; /* nothing of ours: empty, not the buffer's old bytes */
 	for (size_t t = 0; t < 2; t++) {
 		char jump[64], decl[64];
 		snprintf(jump, sizeof(jump), "-A OUTPUT -j %s\n", ours[t].chain);

@@ -189,9 +189,16 @@ int ruleset_render_inplace(const struct ruleset_inplace_spec *s, char *buf, size
 	    "\t\ttype nat hook output priority -110; policy accept;\n"
 	    "\t\tmeta skuid %u return\n",
 	    s->gateway_uid);
-	for (int fam = 4; fam <= 6; fam += 2)
+	for (int fam = 4; fam <= 6; fam += 2) {
 		if (has_family(s->direct, s->n_direct, fam))
 			put_match(&o, s->direct, s->n_direct, fam, "return");
+		/* Without a DNS listener, DNS over TCP to the resolvers must
+		 * reach them as UDP does (filter_out accepts both), not the
+		 * transparent listener: a flow without a name, which it
+		 * refuses unless a CIDR rule allows the resolver. */
+		if (!s->dns_port && has_family(s->resolvers, s->n_resolvers, fam))
+			put_match(&o, s->resolvers, s->n_resolvers, fam, "tcp dport 53 return");
+	}
 	if (s->dns_port)
 		put(&o, "\t\tmeta l4proto { 6, 17 } th dport 53 redirect to :%u\n", s->dns_port);
 	if (s->transparent_port) {

@@ -30,7 +30,9 @@
  * namespace, where the gateway runs beside everything else):
  *
  *   nat output      the gateway's own traffic (its uid) untouched; the
- *                   `direct` networks untouched; then as above: port 53 to
+ *                   `direct` networks untouched; without a DNS listener,
+ *                   TCP port 53 to the resolvers untouched (it passes, as
+ *                   UDP does); then as above: port 53 to
  *                   the DNS listener, other TCP to the transparent listener
  *                   (at priority -110, before any other nat chain of the
  *                   namespace - Docker's embedded DNS has one at -100 - so
