@@ -197,25 +197,44 @@ static unsigned long locked_flags(const char *path)
 	return f;
 }
 
+/* Bind src over dst, read-only: 0 on success, else -errno of the step that
+ * failed (*step names it). */
+static int bind_read_only(const char *src, const char *dst, const char **step)
+{
+	*step = "bind";
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+		return -errno;
+	*step = "read-only remount";
+	unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(src);
+	if (mount(NULL, dst, NULL, f, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
 static int mounts(const struct sandbox_spec *spec, struct msg *m, struct diag *d)
 {
+	const char *step;
+	int e;
+
 	/* Nothing mounted here propagates back to the caller's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
 		return diag_fail(d, -errno, "cannot make the sandbox's mounts private: %s",
 		                 strerror(errno));
+	/* The host's names, read-only: a command running as uid 0 (with no
+	 * capabilities) still owns the file, and what it wrote would outlive
+	 * the sandbox in the caller's /etc/hosts.  The gateway never reads it,
+	 * so a rewrite could only mislead the command itself. */
+	if (access("/etc/hosts", F_OK) == 0 &&
+	    (e = bind_read_only("/etc/hosts", "/etc/hosts", &step)) < 0)
+		note(m, "/etc/hosts in the sandbox stays writable (%s: %s)", step, strerror(-e));
 	if (!spec->resolv_conf)
 		return 0;
-	if (mount(spec->resolv_conf, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0) {
+	if ((e = bind_read_only(spec->resolv_conf, "/etc/resolv.conf", &step)) < 0)
 		/* The DNS redirect still sends every query to the gateway. */
 		note(m,
-		     "/etc/resolv.conf is not replaced in the sandbox (%s); DNS goes to the "
-		     "gateway all the same",
-		     strerror(errno));
-		return 0;
-	}
-	unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(spec->resolv_conf);
-	if (mount(NULL, "/etc/resolv.conf", NULL, f, NULL) < 0)
-		note(m, "/etc/resolv.conf in the sandbox stays writable (%s)", strerror(errno));
+		     "/etc/resolv.conf in the sandbox is not the gateway's read-only one (%s: "
+		     "%s); DNS goes to the gateway all the same",
+		     step, strerror(-e));
 	return 0;
 }
 

@@ -27,7 +27,9 @@
  *   unix PATH                   connect to a unix socket (stream, then
  *                               seqpacket)
  *   write PATH DATA             append DATA to a file
- *   nft                         ask the kernel to delete table inet airlock
+ *   nft [add]                   ask the kernel to delete table inet airlock
+ *                               ("add": to add a table inet escape of our
+ *                               own, where an accept-all chain would go)
  *
  * SERVER and ADDR take "1.2.3.4", "2001:db8::1", "[2001:db8::1]:53" or
  * "1.2.3.4:5353".  Timeouts are short and fixed: the battery is bounded.
@@ -566,9 +568,12 @@ static int do_write(char **argv)
 	return 0;
 }
 
-/* One batch: begin, delete table inet airlock, end; the kernel's answer. */
-static int do_nft(void)
+/* One batch: begin, delete table inet airlock (or add table inet escape),
+ * end; the kernel's answer. */
+static int do_nft(char **argv)
 {
+	bool add = argv[0] && strcmp(argv[0], "add") == 0;
+	const char *table = add ? "escape" : "airlock";
 	uint8_t buf[512] = {0};
 	size_t o = 0;
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
@@ -582,7 +587,8 @@ static int do_nft(void)
 		uint8_t family;
 		bool attr;
 	} msgs[] = {{NFNL_MSG_BATCH_BEGIN, AF_UNSPEC, false},
-	            {(NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELTABLE, NFPROTO_INET, true},
+	            {(NFNL_SUBSYS_NFTABLES << 8) | (add ? NFT_MSG_NEWTABLE : NFT_MSG_DELTABLE),
+	             NFPROTO_INET, true},
 	            {NFNL_MSG_BATCH_END, AF_UNSPEC, false}};
 	/* Built with memcpy: the buffer holds bytes, not aligned structs. */
 	for (int i = 0; i < 3; i++) {
@@ -599,11 +605,14 @@ static int do_nft(void)
 		size_t len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(g));
 		memcpy(buf + o + NLMSG_HDRLEN, &g, sizeof(g));
 		if (msgs[i].attr) {
-			struct nlattr a = {.nla_len = NLA_HDRLEN + 8, .nla_type = NFTA_TABLE_NAME};
+			struct nlattr a = {.nla_len = (uint16_t)(NLA_HDRLEN + strlen(table) + 1),
+			                   .nla_type = NFTA_TABLE_NAME};
 			memcpy(buf + o + len, &a, sizeof(a));
-			memcpy(buf + o + len + NLA_HDRLEN, "airlock", 8);
+			memcpy(buf + o + len + NLA_HDRLEN, table, strlen(table) + 1);
 			len += NLA_ALIGN(a.nla_len);
 		}
+		if (msgs[i].attr && add)
+			nh.nlmsg_flags |= NLM_F_CREATE;
 		nh.nlmsg_len = (uint32_t)len;
 		memcpy(buf + o, &nh, sizeof(nh));
 		o += NLMSG_ALIGN(len);
@@ -623,7 +632,7 @@ static int do_nft(void)
 		errno = -err.error;
 		return fail_errno("nft");
 	}
-	printf("deleted table inet airlock\n");
+	printf("%s table inet %s\n", add ? "added" : "deleted", table);
 	return 0;
 }
 
@@ -671,7 +680,7 @@ int main(int argc, char **argv)
 		case 11:
 			return do_write(a);
 		case 12:
-			return do_nft();
+			return do_nft(a);
 		}
 	}
 usage:

@@ -116,6 +116,51 @@ class RunTopology(Topology):
     def rule_change(self, *args):
         return self.net.gateway.run([self.airlock, *args, "--name", "battery"], env=self.env())
 
+    def neighbour(self):
+        """Another sandbox, started on first use: a listener on its own
+        127.0.0.1:8000 that writes what it receives where saw() reads it."""
+        if not hasattr(self, "nb"):
+            self.nb_file = os.path.join(self.net.tmpdir, "neighbour-received")
+            cmd = [self.airlock, "run", "-q", "--upstream", A.dns, "--name", "neighbour",
+                   "--profile", "strict", "--", sys.executable, "-c", NEIGHBOUR, self.nb_file]
+            self.nb = self.net.gateway.popen(cmd, env=self.env(), stdout=subprocess.PIPE)
+            if self.nb.stdout.readline().strip() != b"listening":
+                raise RuntimeError("the neighbour sandbox did not start")
+        return {"listener": "127.0.0.1", "port": 8000,
+                "control": os.path.join(self.state, "run", "neighbour", "run", "control.sock")}
+
+    def saw(self, token):
+        try:
+            with open(self.nb_file, "rb") as f:
+                return ["the neighbour sandbox"] if token.encode() in f.read() else []
+        except (AttributeError, FileNotFoundError):
+            return []
+
+    def close(self):
+        if hasattr(self, "nb"):
+            self.net.stop(self.nb)
+
+
+# The neighbour sandbox's listener (run): what arrives goes to argv[1].
+NEIGHBOUR = """
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 8000))
+s.listen(8)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    c.settimeout(2)
+    try:
+        data = c.recv(4096)
+    except OSError:
+        data = b""
+    with open(sys.argv[1], "ab") as f:
+        f.write(data)
+    c.close()
+"""
+
 
 class ApplyTopology(Topology):
     """In place: `airlock apply` once in netsim's client namespace (routed to
@@ -213,7 +258,23 @@ class DockerTopology(Topology):
                 a.sent_nowhere = "CAP_NET_RAW is Docker's default; the datagram has no next hop"
         return a
 
+    def neighbour(self):
+        """Another Docker sandbox, started on first use: its sidecar's
+        listeners, on an internal network of its own."""
+        if not hasattr(self, "nb_ip"):
+            r = self.docker_cli("run", "--name", "neighbour", "--profile", "strict",
+                                "--upstream", A.dns, "-d", "airlock-battery:1",
+                                "/usr/bin/sleep", "3600")
+            if r.returncode:
+                raise RuntimeError(f"airlock docker run (neighbour): {r.stderr.strip()}")
+            c = self.dk.inspect("airlock-gw-neighbour")
+            self.nb_ip = c["NetworkSettings"]["Networks"]["airlock-int-neighbour"]["IPAddress"]
+        return {"listener": self.nb_ip, "port": 3128,
+                "control": os.path.join(self.state, "docker", "neighbour", "run", "control.sock")}
+
     def close(self):
+        if hasattr(self, "nb_ip"):
+            self.docker_cli("rm", "neighbour")
         self.docker_cli("rm", "battery")
         self.dk.close()
 
@@ -256,7 +317,7 @@ def check(t, net, a, cap):
     seen = []
     if a.token:
         cap.sync()
-        seen = internet_saw(net, a.token)
+        seen = internet_saw(net, a.token) + (t.saw(a.token) if hasattr(t, "saw") else [])
         if cap.contains(a.token.encode()):
             seen.append("the packet capture")
     if a.expect == "stopped":
@@ -270,15 +331,20 @@ def check(t, net, a, cap):
         problems.append(f"the upstream resolver was asked about {a.upstream_never}")
     if a.log is not None:
         new = records(t)[since:]
-        if not [r for r in new if all(r.get(k) == v for k, v in a.log.items())]:
+        match = [r for r in new if all(r.get(k) == v for k, v in a.log.items())]
+        if not match:
             problems.append(f"no record with {a.log} among {[short(r) for r in new][:6]}")
+        elif not any(r.get("rule") or r.get("origin") or r.get("detail") for r in match):
+            # What stopped it: a rule (and where it came from), the default,
+            # or for what no rule decides (a malformed request) the reason.
+            problems.append(f"the refusal says nothing of what stopped it: {short(match[0])}")
     elif a.expect == "stopped" and not a.no_log:
         problems.append("the scenario names neither the record nor why there is none")
     return problems
 
 
 def short(r):
-    return {k: r.get(k) for k in ("proto", "name", "address", "port", "verdict", "origin")
+    return {k: r.get(k) for k in ("proto", "name", "address", "port", "verdict", "origin", "detail")
             if r.get(k) not in (None, "", 0)}
 
 

@@ -97,6 +97,9 @@ ZONE = {
     "metadata.rebind.test": {"A": ["169.254.169.254"]},
     "mixed.rebind.test": {"A": [ADDR.http, "10.0.0.5"]},
     "rebind.allowed.test": {"A": ["127.0.0.1"], "AAAA": ["::1"]},
+    "private.rebind.allowed.test": {"A": ["10.0.0.5"], "AAAA": ["fd00::1"]},
+    "linklocal.rebind.allowed.test": {"A": ["169.254.1.1"], "AAAA": ["fe80::1"]},
+    "metadata.rebind.allowed.test": {"A": ["169.254.169.254"], "AAAA": ["fd00:ec2::254"]},
     "cname.rebind.test": {"CNAME": "private.rebind.test"},
 }
 

@@ -1,11 +1,19 @@
-"""An allowed name that answers loopback: refused by the answer check, in
-DNS and through the proxy (which resolves for itself)."""
+"""Allowed names that answer loopback, private, link-local and cloud
+metadata addresses (IPv4 and IPv6): refused by the answer check, in DNS and
+through the proxy (which resolves for itself, so the sandbox never sees an
+answer it could use)."""
 CLASS = "DNS rebinding"
+
+NAMES = [("rebind.allowed.test", "loopback"), ("private.rebind.allowed.test", "private"),
+         ("linklocal.rebind.allowed.test", "link-local"),
+         ("metadata.rebind.allowed.test", "cloud metadata")]
 
 
 def attempts(t):
-    yield t.attempt("an allowed name answering 127.0.0.1", ["dns", t.dns, "rebind.allowed.test", "A"],
-                    log={"proto": "dns", "name": "rebind.allowed.test", "verdict": "block"})
-    yield t.attempt("CONNECT to it through the proxy",
-                    ["connect", t.proxy, 3128, "rebind.allowed.test:443"],
-                    log={"proto": "connect", "name": "rebind.allowed.test", "verdict": "block"})
+    for name, kind in NAMES:
+        for qtype in ("A", "AAAA"):
+            yield t.attempt(f"an allowed name answering {kind} ({qtype})", ["dns", t.dns, name, qtype],
+                            log={"proto": "dns", "name": name, "verdict": "block"})
+        yield t.attempt(f"CONNECT to the {kind} one through the proxy",
+                        ["connect", t.proxy, 3128, f"{name}:443"],
+                        log={"proto": "connect", "name": name, "verdict": "block"})
