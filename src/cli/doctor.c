@@ -126,6 +126,7 @@ static int write_file(const char *path, const char *text)
 static int read_number(const char *path, long *ret)
 {
 	char buf[32];
+	*ret = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
