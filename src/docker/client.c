@@ -1,4 +1,5 @@
-/* client.c - the Docker Engine API over a unix socket, with libcurl and json-c. */
+/* client.c - the Docker Engine API over a unix socket, with libcurl (loaded on
+ * first use: curl_lib.h) and json-c. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
@@ -11,6 +12,10 @@
 #include <sys/un.h>
 
 #include "docker/client.h"
+#include "docker/curl_lib.h"
+
+/* libcurl's functions, loaded by docker_open() (curl_lib.h). */
+static const struct curl_lib *lib;
 
 struct docker {
 	CURL *curl;
@@ -98,7 +103,7 @@ static int curl_error(CURLcode c, const char *method, const char *path, const st
 	case CURLE_OUT_OF_MEMORY:
 		return diag_fail(d, -ENOMEM, "Docker: out of memory");
 	default:
-		return diag_fail(d, -EIO, "Docker: %s %s: %s", method, path, curl_easy_strerror(c));
+		return diag_fail(d, -EIO, "Docker: %s %s: %s", method, path, lib->easy_strerror(c));
 	}
 }
 
@@ -114,35 +119,35 @@ static int request(struct docker *dk, const char *method, const char *url_path,
 	if (snprintf(url, sizeof(url), "http://docker%s", url_path) >= (int)sizeof(url))
 		return diag_fail(d, -ENAMETOOLONG, "Docker: request path too long: %.64s...",
 		                 url_path);
-	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, dk->socket_path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROXY, ""); /* never a proxy from the environment */
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_s);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	lib->easy_reset(c);
+	lib->easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, dk->socket_path);
+	lib->easy_setopt(c, CURLOPT_URL, url);
+	lib->easy_setopt(c, CURLOPT_PROXY, ""); /* never a proxy from the environment */
+	lib->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	lib->easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	lib->easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	lib->easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_s);
+	lib->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	lib->easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	lib->easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	/* No "Expect: 100-continue" round trip before a large image upload. */
-	headers = curl_slist_append(headers, "Expect:");
+	headers = lib->slist_append(headers, "Expect:");
 	if (body) {
 		char ct[128];
 		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
-		struct curl_slist *h = curl_slist_append(headers, ct);
+		struct curl_slist *h = lib->slist_append(headers, ct);
 		if (h)
 			headers = h;
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		lib->easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		lib->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	} else if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+		lib->easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		lib->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	lib->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 
-	CURLcode cr = curl_easy_perform(c);
-	curl_slist_free_all(headers);
+	CURLcode cr = lib->easy_perform(c);
+	lib->slist_free_all(headers);
 	if (sink.err) {
 		free(sink.buf);
 		if (sink.err == -EFBIG)
@@ -155,7 +160,7 @@ static int request(struct docker *dk, const char *method, const char *url_path,
 		return curl_error(cr, method, url_path, dk, d);
 	}
 	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	lib->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (!sink.buf) {
 		sink.buf = strdup("");
 		if (!sink.buf)
@@ -229,19 +234,19 @@ int docker_stream(struct docker *dk, const char *path, unsigned timeout_s, docke
 		free(s);
 		return diag_fail(d, -ENAMETOOLONG, "Docker: request path too long: %.64s...", path);
 	}
-	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, dk->socket_path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_s);
-	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+	lib->easy_reset(c);
+	lib->easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, dk->socket_path);
+	lib->easy_setopt(c, CURLOPT_URL, url);
+	lib->easy_setopt(c, CURLOPT_PROXY, "");
+	lib->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	lib->easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	lib->easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	lib->easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_s);
+	lib->easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	lib->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
+	lib->easy_setopt(c, CURLOPT_WRITEDATA, s);
 
-	CURLcode cr = curl_easy_perform(c);
+	CURLcode cr = lib->easy_perform(c);
 	int stopped = s->stopped;
 	free(s);
 	if (stopped)
@@ -250,7 +255,7 @@ int docker_stream(struct docker *dk, const char *path, unsigned timeout_s, docke
 		return 0;
 	if (cr == CURLE_HTTP_RETURNED_ERROR) {
 		long status = 0;
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		lib->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		return diag_fail(d, -EIO, "Docker: GET %s: HTTP %ld", path, status);
 	}
 	return curl_error(cr, "GET", path, dk, d);
@@ -504,9 +509,9 @@ void docker_close(struct docker *dk)
 	if (!dk)
 		return;
 	if (dk->curl)
-		curl_easy_cleanup(dk->curl);
+		lib->easy_cleanup(dk->curl);
 	free(dk);
-	curl_global_cleanup();
+	lib->global_cleanup();
 }
 
 int docker_open(const char *host, struct docker **ret, struct diag *d)
@@ -516,11 +521,13 @@ int docker_open(const char *host, struct docker **ret, struct diag *d)
 	if (!host || !*host)
 		host = DOCKER_DEFAULT_HOST;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if (!lib && !(lib = curl_lib_get(d)))
+		return -ENOENT;
+	if (lib->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return diag_fail(d, -ENOMEM, "cannot initialise libcurl");
 	_cleanup_(docker_closep) struct docker *dk = calloc(1, sizeof(*dk));
 	if (!dk) {
-		curl_global_cleanup();
+		lib->global_cleanup();
 		return diag_fail(d, -ENOMEM, "out of memory");
 	}
 	int e = socket_path_of(host, dk->socket_path, sizeof(dk->socket_path), d);
@@ -529,7 +536,7 @@ int docker_open(const char *host, struct docker **ret, struct diag *d)
 	e = probe_socket(dk->socket_path, d);
 	if (e < 0)
 		return e;
-	dk->curl = curl_easy_init();
+	dk->curl = lib->easy_init();
 	if (!dk->curl)
 		return diag_fail(d, -ENOMEM, "cannot initialise libcurl");
 	e = negotiate(dk, d);
