@@ -6,13 +6,12 @@
 #include <nftables/libnftables.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static void ctx_freep(struct nft_ctx **c)
-{
-	if (*c)
-		nft_ctx_free(*c);
-}
+struct nftables {
+	struct nft_ctx *ctx;
+};
 
 /* A context whose output and errors go to buffers, never to our stdio. */
 static struct nft_ctx *ctx_new(unsigned flags)
@@ -26,6 +25,31 @@ static struct nft_ctx *ctx_new(unsigned flags)
 	}
 	nft_ctx_output_set_flags(c, flags);
 	return c;
+}
+
+static void ctx_freep(struct nft_ctx **c)
+{
+	if (*c)
+		nft_ctx_free(*c);
+}
+
+struct nftables *nftables_open(struct diag *d)
+{
+	struct nftables *n = calloc(1, sizeof(*n));
+	if (!n || !(n->ctx = ctx_new(0))) {
+		free(n);
+		diag_fail(d, -ENOMEM, "cannot create an nftables context");
+		return NULL;
+	}
+	return n;
+}
+
+void nftables_close(struct nftables *n)
+{
+	if (!n)
+		return;
+	nft_ctx_free(n->ctx);
+	free(n);
 }
 
 /* libnftables says what failed only in text: map the kernel's error
@@ -58,19 +82,21 @@ static int fail(struct nft_ctx *c, const char *what, struct diag *d)
 	return diag_fail(d, e, "nftables %s: %s", what, flat);
 }
 
+int nftables_run(struct nftables *n, const char *text, struct diag *d)
+{
+	if (nft_run_cmd_from_buffer(n->ctx, text) != 0)
+		return fail(n->ctx, "refused the ruleset", d);
+	return 0;
+}
+
 int nftables_apply(const char *text, struct diag *d)
 {
-	_cleanup_(ctx_freep) struct nft_ctx *c = ctx_new(0);
-	if (!c)
-		return diag_fail(d, -ENOMEM, "cannot create an nftables context");
-
-	nft_ctx_set_dry_run(c, true);
-	if (nft_run_cmd_from_buffer(c, text) != 0)
-		return fail(c, "refused the ruleset", d);
-	nft_ctx_set_dry_run(c, false);
-	if (nft_run_cmd_from_buffer(c, text) != 0)
-		return fail(c, "could not apply the ruleset", d);
-	return 0;
+	struct nftables *n = nftables_open(d);
+	if (!n)
+		return -ENOMEM;
+	int e = nftables_run(n, text, d);
+	nftables_close(n);
+	return e;
 }
 
 int nftables_counters(const char *table, const char *const names[], uint64_t packets[], size_t n,

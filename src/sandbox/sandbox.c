@@ -150,8 +150,12 @@ static bool have_ipv6(void)
 }
 
 /* The ruleset, then the routes that make it matter.  A failure of nftables
- * is reported, not fatal: the namespace stays without routes (sandbox.h). */
-static int confine(const struct sandbox_spec *spec, bool ipv6, struct msg *m, struct diag *d)
+ * is reported, not fatal: the namespace stays without routes (sandbox.h).
+ * *nft is the context that applied it, for the caller to close once the
+ * command runs: closing it at once would wait out the kernel's release of
+ * the old ruleset (nftables.h), a third of the sandbox's start. */
+static int confine(const struct sandbox_spec *spec, bool ipv6, struct nftables **nft, struct msg *m,
+                   struct diag *d)
 {
 	struct ruleset_spec rules = spec->rules;
 	char text[RULESET_TEXT_MAX];
@@ -161,7 +165,7 @@ static int confine(const struct sandbox_spec *spec, bool ipv6, struct msg *m, st
 	int n = ruleset_render_sandbox(&rules, text, sizeof(text), d);
 	if (n < 0)
 		return n;
-	if (nftables_apply(text, &nd) < 0) {
+	if (!(*nft = nftables_open(&nd)) || nftables_run(*nft, text, &nd) < 0) {
 		snprintf(m->text, sizeof(m->text), "%s", nd.msg);
 		return 0;
 	}
@@ -382,6 +386,7 @@ _noreturn_ static void helper_main(const struct sandbox_spec *spec, int sock, pi
 {
 	struct diag d = {""};
 	struct msg m = {.type = MSG_READY};
+	struct nftables *nft = NULL;
 	int fds[SANDBOX_MAX_SOCKETS + 1];
 	size_t n_fds;
 	sigset_t all;
@@ -397,7 +402,7 @@ _noreturn_ static void helper_main(const struct sandbox_spec *spec, int sock, pi
 	bool ipv6 = have_ipv6();
 	if (ipv6)
 		m.flags |= MSG_IPV6;
-	if (spec->confine && confine(spec, ipv6, &m, &d) < 0)
+	if (spec->confine && confine(spec, ipv6, &nft, &m, &d) < 0)
 		helper_fail(sock, &d);
 	if (mounts(spec, &m, &d) < 0 || hide_paths(spec, &d) < 0)
 		helper_fail(sock, &d);
@@ -442,6 +447,7 @@ _noreturn_ static void helper_main(const struct sandbox_spec *spec, int sock, pi
 		_exit(SANDBOX_EXIT_FAILED);
 	}
 	close(pidfd);
+	nftables_close(nft); /* while the command runs */
 
 	int status, code;
 	while (waitpid(init, &status, 0) < 0 && errno == EINTR)
