@@ -645,9 +645,26 @@ static const char *url_authority(const char *url, char *buf, size_t size)
 
 static void print_latency(struct gen *g)
 {
-	qsort(g->lat_us, g->lat_n, sizeof(*g->lat_us), cmp_u32);
+	if (g->lat_n)
+		qsort(g->lat_us, g->lat_n, sizeof(*g->lat_us), cmp_u32);
 	printf(" p50_ms=%.3f p99_ms=%.3f max_ms=%.3f", percentile_ms(g, 0.50),
 	       percentile_ms(g, 0.99), percentile_ms(g, 1.0));
+}
+
+/* Close and free what is still open (kept in g->all) and the latencies:
+ * the sanitizers' leak check runs at exit. */
+static void gen_free(struct gen *g)
+{
+	for (size_t i = 0; i < g->all_n; i++)
+		if (g->all[i]) {
+			close(g->all[i]->fd);
+			free(g->all[i]);
+		}
+	free(g->all);
+	free(g->lat_us);
+	g->all = NULL;
+	g->lat_us = NULL;
+	g->all_n = g->lat_n = g->lat_cap = 0;
 }
 
 /* rps and tunnels: CONNS exchanges in flight, each replaced as it ends,
@@ -675,8 +692,15 @@ static int run_rate(enum mode mode, char **argv)
 	uint64_t seconds = parse_u64(argv[3], 1, 3600);
 
 	uint64_t start = now_ns(), deadline = start + seconds * 1000000000u;
-	for (size_t i = 0; i < conns; i++)
-		cconn_start(&g);
+	/* Each exchange in its slot of g.all, its successor in the same one. */
+	g.all = calloc(conns, sizeof(*g.all));
+	if (!g.all)
+		die("calloc");
+	g.all_n = conns;
+	for (size_t i = 0; i < conns; i++) {
+		g.all[i] = cconn_start(&g);
+		g.all[i]->slot = i;
+	}
 	struct epoll_event evs[MAX_EVENTS];
 	while (now_ns() < deadline) {
 		int n = epoll_wait(g.ep, evs, MAX_EVENTS, 100);
@@ -687,8 +711,10 @@ static int run_rate(enum mode mode, char **argv)
 			const char *r = cconn_event(&g, c, evs[i].events);
 			if (!r)
 				continue;
+			size_t slot = c->slot;
 			cconn_end(&g, c, *r ? r : NULL);
-			cconn_start(&g);
+			g.all[slot] = cconn_start(&g);
+			g.all[slot]->slot = slot;
 		}
 	}
 	double secs = (double)(now_ns() - start) / 1e9;
@@ -698,6 +724,7 @@ static int run_rate(enum mode mode, char **argv)
 	printf("\n");
 	if (g.first_error)
 		fprintf(stderr, "proxy_load: first error: %s\n", g.first_error);
+	gen_free(&g);
 	return 0;
 }
 
@@ -850,6 +877,7 @@ static int run_bulk(char **argv, int argc)
 	if (live != streams || g.held != streams) {
 		fprintf(stderr, "proxy_load: bulk: %zu of %zu streams ready (%s)\n", g.held,
 		        streams, g.first_error ? g.first_error : "timeout");
+		gen_free(&g);
 		return 1;
 	}
 	for (int i = 0; i < watched; i++)
@@ -888,6 +916,7 @@ static int run_bulk(char **argv, int argc)
 	printf("\n");
 	if (g.first_error)
 		fprintf(stderr, "proxy_load: first error: %s\n", g.first_error);
+	gen_free(&g);
 	return g.errors ? 1 : 0;
 }
 
@@ -964,6 +993,7 @@ static int run_idle(char **argv)
 	if (g.first_error)
 		fprintf(stderr, "proxy_load: first error: %s\n", g.first_error);
 	(void)live;
+	gen_free(&g);
 	return held == conns ? 0 : 1;
 }
 

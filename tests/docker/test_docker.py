@@ -80,14 +80,16 @@ def workload_tar(binaries=None):
             info.uname = info.gname = ""
             with open(os.path.realpath(path), "rb") as f:
                 tar.addfile(info, f)
+        # First, so a binary under /tmp (a build there) finds it made.
+        for d in ("tmp", "etc"):
+            done.add("/" + d)
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
+            tar.addfile(info)
         for b in binaries or WORKLOAD_BINARIES:
             add(b)
             for lib in _libraries(b):
                 add(lib)
-        for d in ("tmp", "etc"):
-            info = tarfile.TarInfo(d)
-            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
-            tar.addfile(info)
         # getent needs an nsswitch.conf that says "dns" for hosts.
         data = b"hosts: files dns\n"
         info = tarfile.TarInfo("etc/nsswitch.conf")

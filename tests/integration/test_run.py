@@ -606,7 +606,8 @@ def ask_approve_deny_timeout(run, net):
 def on_terminal(net, argv, env, steps, timeout=20):
     """Runs argv in the gateway namespace on a new pseudo-terminal (its
     controlling terminal, as a shell's command would have), then for each
-    (pattern, keys) waits for pattern in the output and types keys.  Returns
+    (pattern, keys) waits up to `timeout` seconds for pattern in the output
+    and types keys, then as long again for the end.  Returns
     (exit status, everything the terminal showed)."""
     pid, fd = pty.fork()
     if pid == 0:
@@ -614,9 +615,10 @@ def on_terminal(net, argv, env, steps, timeout=20):
             os.execvpe("ip", ["ip", "netns", "exec", net.gateway.name, *argv], env)
         finally:
             os._exit(127)
-    out, deadline = b"", time.monotonic() + timeout
+    out = b""
     try:
         for pattern, keys in steps + [(None, None)]:
+            deadline = time.monotonic() + timeout  # each step (a loaded machine)
             while time.monotonic() < deadline:
                 if pattern is not None and re.search(pattern.encode(), out):
                     break
@@ -657,8 +659,12 @@ def terminal_prompt_and_ctrl_c(run, net):
                                                  b"y\n")])
     expect(p, status == 0 and "got 200" in out, f"approved on the terminal: {status} {out!r}")
     expect(p, "allowed for this run" in out, "the prompt says what the answer did")
+    # SIGINT's default action from before "ready" on: a shell would catch
+    # a ^C that comes between its echo and its next fork and go on.
     argv = run.command(["--profile", "strict", "--name", "tty"],
-                       ["sh", "-c", "echo ready; sleep 30; echo not-interrupted"])
+                       [sys.executable, "-c", "import signal, time; "
+                        "signal.signal(signal.SIGINT, signal.SIG_DFL); print('ready', flush=True); "
+                        "time.sleep(30); print('not-interrupted')"])
     status, out = on_terminal(net, argv, env, [("ready", b"\x03")])
     expect(p, status == 130 and "not-interrupted" not in out,
            f"^C ends the command: {status} {out!r}")
