@@ -197,6 +197,34 @@ static void test_absolute_refused(void **state)
 	refused("GET http://ex%61mple.com/ HTTP/1.1\r\n\r\n", HTTP_HEAD_E_BAD_HOST, NULL);
 }
 
+/* A host longer than any rule can name is refused: just over the limit by
+ * the name's own check, far over it where it is read (the parser captures
+ * HTTP_HEAD_AUTHORITY_MAX and a little more), in every form's target and in
+ * the Host header. */
+static void refused_long_hosts(size_t len, const char *in_target, const char *in_header)
+{
+	char host[HTTP_HEAD_AUTHORITY_MAX + 64];
+	char req[2 * sizeof(host)];
+
+	assert_true(len < sizeof(host));
+	memset(host, 'a', len);
+	host[len] = '\0';
+	snprintf(req, sizeof(req), "CONNECT %s:443 HTTP/1.1\r\n\r\n", host);
+	refused(req, HTTP_HEAD_E_BAD_HOST, in_target);
+	snprintf(req, sizeof(req), "GET http://%s/ HTTP/1.1\r\n\r\n", host);
+	refused(req, HTTP_HEAD_E_BAD_HOST, in_target);
+	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+	refused(req, HTTP_HEAD_E_BAD_HOST, in_header);
+}
+
+static void test_long_hosts(void **state)
+{
+	(void)state;
+	refused_long_hosts(HTTP_HEAD_AUTHORITY_MAX + 1, "too long", "too long");
+	refused_long_hosts(HTTP_HEAD_AUTHORITY_MAX + 32,
+	                   "host in the request target is longer than", "Host header of");
+}
+
 static void test_origin_form(void **state)
 {
 	struct http_head h;
@@ -663,6 +691,7 @@ int main(void)
 	        cmocka_unit_test(test_size_cap),        cmocka_unit_test(test_body_not_consumed),
 	        cmocka_unit_test(test_framing),         cmocka_unit_test(test_hop_by_hop),
 	        cmocka_unit_test(test_any_split),       cmocka_unit_test(test_sticky_and_text),
+	        cmocka_unit_test(test_long_hosts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
