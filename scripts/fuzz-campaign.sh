@@ -3,9 +3,9 @@
 #
 #   scripts/fuzz-campaign.sh [-c] [-r SECONDS] [-m ROUNDS] [-j JOBS] BUILD_DIR [HARNESS...]
 #
-# BUILD_DIR is a -Dfuzz=true build (CC=clang).  Each harness (all of them
-# when none is named) starts from a copy of its seed corpus, fuzz/corpus/NAME,
-# and runs in rounds of SECONDS (default 90) on the growing corpus.  It stops
+# BUILD_DIR is a -Dfuzz=true build (CC=clang); it is built first.  Each
+# harness (all of them when none is named) starts from a copy of its seed
+# corpus, fuzz/corpus/NAME, and runs in rounds of SECONDS (default 90) on the growing corpus.  It stops
 # at the first round, from the second on, that adds no edge coverage (a
 # plateau), after ROUNDS rounds (default 8), or at a crash.  JOBS harnesses
 # (default: the number of cores) run at once.  -c continues from the corpus
@@ -39,7 +39,8 @@ shift $((OPTIND - 1))
 [ $# -ge 1 ] || usage
 build=$(realpath "$1")
 shift
-[ -d "$build/fuzz" ] || { echo "fuzz-campaign: $build is not a build directory" >&2; exit 2; }
+[ -f "$build/build.ninja" ] || { echo "fuzz-campaign: $build is not a build directory" >&2; exit 2; }
+ninja -C "$build" >/dev/null || { echo "fuzz-campaign: building $build failed (ninja -C $build)" >&2; exit 2; }
 
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then

@@ -36,6 +36,13 @@ declare -A targets=(
 	[apply_options]="src/apply/options.c src/apply/hosts.c"
 )
 
+for source in fuzz/fuzz_*.c; do
+	name=${source#fuzz/fuzz_}
+	name=${name%.c}
+	[ -n "${targets[$name]:-}" ] ||
+		echo "fuzz-coverage: harness $name has no target files here; add it to the table" >&2
+done
+
 if [ ! -f "$build/build.ninja" ]; then
 	CC=clang CFLAGS="$flags" LDFLAGS="$flags" meson_configure "$build" --buildtype=debug >/dev/null
 fi
