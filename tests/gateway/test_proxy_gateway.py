@@ -554,12 +554,15 @@ def tunnel_sni_check(gw, env):
 def transparent_needs_a_redirect(gw, env):
     """A connection made straight to the transparent listener has no
     original destination of its own: refused, never relayed anywhere."""
-    with socket.create_connection(("127.0.0.1", gw.tport), timeout=3) as s:
-        try:
+    # The gateway resets such a flow at once; under load the reset can reach
+    # the client before its connect() has even reported success, so a reset
+    # at any step counts as "closed".
+    try:
+        with socket.create_connection(("127.0.0.1", gw.tport), timeout=3) as s:
             s.sendall(client_hello("echo.loop.test"))
             got = s.recv(100)
-        except ConnectionResetError:
-            got = b""
+    except ConnectionResetError:
+        got = b""
     check(got == b"", f"closed: {got!r}")
     rec = last(gw, event="decision", proto="tcp", verdict="block")
     check("not a redirected flow" in rec.get("detail", ""), f"log {rec}")
