@@ -24,6 +24,7 @@
 #include "docker/topology.h"
 #include "gateway/control.h"
 #include "net/addr.h"
+#include "sandbox/privs.h"
 #include "state/state.h"
 #include "util/file.h"
 
@@ -493,6 +494,19 @@ static int write_rules(const struct sandbox_state *s, const struct policy_args *
 	return 0;
 }
 
+/* The passage rule; without it the sandbox still holds, with a gap in its
+ * log, which the person is told once. */
+static void warn_passage(struct docker *dk, const char *cmd, const char *name)
+{
+	struct diag d = {""};
+	if (topology_passage(dk, name, &d) >= 0)
+		return;
+	fprintf(stderr,
+	        "airlock %s: warning: %s; what %s sends past its gateway (programs ignoring the "
+	        "proxy and resolver) is dropped by Docker without a record in the audit log\n",
+	        cmd, d.msg, name);
+}
+
 /* Everything up to a serving sidecar.  On failure the caller removes what
  * was made. */
 static int make_sandbox(struct docker *dk, const struct run_opts *o, bool airgapped,
@@ -536,9 +550,10 @@ static int make_sandbox(struct docker *dk, const struct run_opts *o, bool airgap
 		return e;
 	snprintf(s->ip, sizeof(s->ip), "%s", plan.sidecar);
 	snprintf(s->subnet, sizeof(s->subnet), "%s", plan.subnet);
-	if ((e = state_save(s, d)) < 0)
+	if ((e = state_save(s, d)) < 0 || (e = topology_sidecar_start(dk, s, uid, gid, d)) < 0)
 		return e;
-	return topology_sidecar_start(dk, s, uid, gid, d);
+	warn_passage(dk, "docker run", s->name);
+	return 0;
 }
 
 static int cmd_docker_run(int argc, char **argv)
@@ -671,6 +686,7 @@ static int cmd_docker_reset(int argc, char **argv)
 		cli_error("docker reset", "%s", d.msg);
 		return 1;
 	}
+	warn_passage(dk, "docker reset", s.name);
 	fprintf(stderr, "airlock docker reset: %s's gateway is serving on %s\n", s.name, s.ip);
 	return 0;
 }
@@ -922,7 +938,21 @@ static int cmd_docker_healthcheck(int argc, char **argv)
 	const char *sock = argc > 1 ? argv[1] : "/run/airlock/control.sock";
 	char reply[CONTROL_REPLY_MAX];
 	struct diag d = {""};
+	struct stat st;
 
+	/* Docker runs the check as the container's user, root (the router's
+	 * setup needs it) without CAP_DAC_OVERRIDE: ask as the owner of the
+	 * socket's directory, the gateway's user, with nothing left. */
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", sock);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if (geteuid() == 0 && stat(slash ? dir : ".", &st) == 0 && st.st_uid != 0 &&
+	    privs_become(st.st_uid, st.st_gid, &d) < 0) {
+		cli_error("docker healthcheck", "%s", d.msg);
+		return 1;
+	}
 	int e = control_ask(sock, "status", reply, sizeof(reply), &d);
 	if (e < 0) {
 		cli_error("docker healthcheck", "%s", e == -EREMOTEIO ? reply : d.msg);

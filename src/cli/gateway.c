@@ -1,13 +1,18 @@
 /* airlock gateway: run the gateway in the foreground. */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "enforce/router.h"
 #include "gateway/gateway.h"
+#include "sandbox/privs.h"
 
 static const char gateway_help[] =
         "Usage: airlock gateway [OPTIONS]\n"
@@ -95,6 +100,17 @@ static const char gateway_help[] =
         "                              message: allow RULE, block RULE, unallow RULE,\n"
         "                              reset, status, reload; changes apply to new\n"
         "                              requests at once and survive reloads\n"
+        "Routing (a Docker sidecar; root with CAP_NET_ADMIN):\n"
+        "      --router ADDR           be the sandbox network's router: take IPv4\n"
+        "                              address ADDR (the network's gateway address,\n"
+        "                              which nobody else may hold) on the interface\n"
+        "                              whose subnet holds it, send DNS and TCP\n"
+        "                              arriving there to the --listen-dns and\n"
+        "                              --listen-transparent addresses on that\n"
+        "                              interface, and log (audit log) and drop the\n"
+        "                              rest; nothing is forwarded\n"
+        "      --user UID:GID          once the rules and listeners are in place,\n"
+        "                              become UID:GID with no capabilities left\n"
         "\n" POLICY_ARGS_HELP "\n"
         "Example:\n"
         "  airlock gateway --profile strict --allow '*.github.com' \\\n"
@@ -118,10 +134,21 @@ enum {
 	OPT_LOG,
 	OPT_NAME,
 	OPT_CONTROL,
+	OPT_ROUTER,
+	OPT_USER,
 };
+
+/* Where the router's NFLOG records go (any group: the namespace is the
+ * sidecar's own). */
+#define ROUTER_NFLOG_GROUP 7
 
 struct run {
 	struct policy_args args;
+	bool router;
+	struct router_config route;
+	bool become;
+	uid_t uid;
+	gid_t gid;
 	struct gateway *gateway;
 	struct loop *loop;
 };
@@ -201,6 +228,8 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 	        {"log", required_argument, NULL, OPT_LOG},
 	        {"name", required_argument, NULL, OPT_NAME},
 	        {"control", required_argument, NULL, OPT_CONTROL},
+	        {"router", required_argument, NULL, OPT_ROUTER},
+	        {"user", required_argument, NULL, OPT_USER},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
@@ -326,6 +355,34 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 		case OPT_CONTROL:
 			c->control_path = optarg;
 			break;
+		case OPT_ROUTER:
+			if (inet_pton(AF_INET, optarg, run->route.router_addr) != 1) {
+				cli_error("gateway",
+				          "--router '%s': expected an IPv4 address, e.g. "
+				          "198.18.128.1",
+				          optarg);
+				return -1;
+			}
+			run->router = true;
+			break;
+		case OPT_USER: {
+			unsigned long u, g;
+			char *end;
+			errno = 0;
+			u = strtoul(optarg, &end, 10);
+			g = *end == ':' ? strtoul(end + 1, &end, 10) : (unsigned long)-1;
+			if (errno || *end || !isdigit((unsigned char)optarg[0]) ||
+			    u >= UINT32_MAX || g >= UINT32_MAX) {
+				cli_error("gateway",
+				          "--user '%s': expected UID:GID, e.g. 65532:65532",
+				          optarg);
+				return -1;
+			}
+			run->become = true;
+			run->uid = (uid_t)u;
+			run->gid = (gid_t)g;
+			break;
+		}
 		case 'h':
 			fputs(gateway_help, stdout);
 			return 1;
@@ -354,6 +411,59 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 				                     "addresses: the gateway would ask itself");
 				return -1;
 			}
+	return 0;
+}
+
+/* The port of the first of `n` addresses that is `local` or the wildcard,
+ * or 0. */
+static uint16_t port_on(const struct addr *list, size_t n, const uint8_t local[4])
+{
+	for (size_t i = 0; i < n; i++) {
+		if (addr_family(&list[i]) != AF_INET)
+			continue;
+		const uint8_t *ip = (const uint8_t *)&list[i].in4.sin_addr.s_addr;
+		static const uint8_t any[4];
+		if (memcmp(ip, local, 4) == 0 || memcmp(ip, any, 4) == 0)
+			return addr_port(&list[i]);
+	}
+	return 0;
+}
+
+/* --router: the rules and the address (router.h), the NFLOG socket into
+ * the gateway's config. */
+static int become_router(struct run *run, struct gateway_config *c)
+{
+	struct router_config *rc = &run->route;
+	struct diag d = {""};
+	char local[INET_ADDRSTRLEN];
+
+	if (router_find(rc->router_addr, rc->ifname, rc->local_addr, &d) < 0) {
+		cli_error("gateway", "--router: %s", d.msg);
+		return -1;
+	}
+	inet_ntop(AF_INET, rc->local_addr, local, sizeof(local));
+	rc->dns_port = port_on(c->dns_listen, c->n_dns_listen, rc->local_addr);
+	rc->transparent_port =
+	        port_on(c->transparent_listen, c->n_transparent_listen, rc->local_addr);
+	if (!rc->transparent_port) {
+		cli_error("gateway",
+		          "--router: no --listen-transparent on %s (%s's address), where the "
+		          "sandbox's TCP flows would go",
+		          local, rc->ifname);
+		return -1;
+	}
+	rc->nflog_group = ROUTER_NFLOG_GROUP;
+	if (router_setup(rc, &c->firewall_fd, &d) < 0) {
+		cli_error("gateway", "--router: %s%s", d.msg,
+		          geteuid() ? " (it needs root with CAP_NET_ADMIN)" : "");
+		return -1;
+	}
+	char router[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, rc->router_addr, router, sizeof(router));
+	fprintf(stderr,
+	        "airlock gateway: routing as %s on %s: DNS and TCP to %s, the rest logged and "
+	        "dropped\n",
+	        router, rc->ifname, local);
 	return 0;
 }
 
@@ -403,6 +513,15 @@ int cmd_gateway(int argc, char **argv)
 	 * as EPIPE instead. */
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(&c);
+	if (run.router && become_router(&run, &c) < 0) {
+		policy_unref(policy);
+		goto out;
+	}
+	if (run.become && privs_become(run.uid, run.gid, &d) < 0) {
+		cli_error("gateway", "--user: %s", d.msg);
+		policy_unref(policy);
+		goto out;
+	}
 	run.loop = loop_new();
 	if (!run.loop) {
 		cli_error("gateway", "cannot create the event loop: %s", strerror(errno));

@@ -181,18 +181,6 @@ int protect_gateway(struct docker *dk, const struct protect_target *t, const cha
 	                 n_found ? "several" : "no", t->name);
 }
 
-static pid_t parent_of(pid_t pid)
-{
-	char path[64];
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	if (file_read_all(path, 65536, &text, &len, NULL) < 0)
-		return -1;
-	const char *p = strstr(text, "\nPPid:");
-	return p ? (pid_t)strtol(p + 6, NULL, 10) : -1;
-}
-
 /* Fill the links of `spec` from the interfaces of the container (`c`) and
  * of a candidate daemon namespace (`host`).  0, or -ENOENT naming the first
  * interface without a host end there. */
@@ -267,7 +255,7 @@ int protect_plan(const struct protect_target *t, const char *gateway, uint16_t d
 
 	/* Where the daemon's namespace may be: the runtime shim's (the
 	 * container's parent), then our own. */
-	pid_t shim = parent_of(t->pid);
+	pid_t shim = proc_parent(t->pid);
 	int candidates[2] = {-1, -1};
 	if (shim > 0)
 		candidates[0] = netns_open_pid(shim, NULL);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "docker/image.h"
+#include "docker/passage.h"
 #include "docker/topology.h"
 #include "gateway/control.h"
 
@@ -243,10 +244,18 @@ int topology_container_remove(struct docker *dk, const char *name, struct diag *
 static struct json_object *sidecar_request(const struct sandbox_state *s, uid_t uid, gid_t gid,
                                            int api_minor, struct diag *d)
 {
-	char user[32], dns[80], proxy[80], rules[PATH_MAX + 32], run[PATH_MAX + 32];
+	char user[32], dns[80], proxy[80], transparent[80], rules[PATH_MAX + 32],
+	        run[PATH_MAX + 32];
 	char rules_dir[PATH_MAX], run_dir[PATH_MAX];
-	const char *argv[32];
+	struct subnet_plan plan;
+	const char *argv[40];
 	size_t n = 0;
+
+	if (subnet_plan(s->subnet, &plan) < 0) {
+		diag_fail(d, -EINVAL, "sandbox %s has no internal subnet recorded ('%s')", s->name,
+		          s->subnet);
+		return NULL;
+	}
 
 	if (state_path(s, "rules", rules_dir, sizeof(rules_dir)) < 0 ||
 	    state_path(s, "run", run_dir, sizeof(run_dir)) < 0 ||
@@ -259,6 +268,7 @@ static struct json_object *sidecar_request(const struct sandbox_state *s, uid_t 
 	snprintf(user, sizeof(user), "%u:%u", (unsigned)uid, (unsigned)gid);
 	snprintf(dns, sizeof(dns), "%s:%d", s->ip, GATEWAY_DNS_PORT);
 	snprintf(proxy, sizeof(proxy), "%s:%d", s->ip, GATEWAY_PROXY_PORT);
+	snprintf(transparent, sizeof(transparent), "%s:%d", s->ip, GATEWAY_TRANSPARENT_PORT);
 	argv[n++] = "gateway";
 	argv[n++] = "--name";
 	argv[n++] = s->name;
@@ -272,6 +282,14 @@ static struct json_object *sidecar_request(const struct sandbox_state *s, uid_t 
 	argv[n++] = dns;
 	argv[n++] = "--listen-proxy";
 	argv[n++] = proxy;
+	argv[n++] = "--listen-transparent";
+	argv[n++] = transparent;
+	/* The network's gateway address, the workload's default route: what
+	 * it sends anywhere arrives here (enforce/router.h). */
+	argv[n++] = "--router";
+	argv[n++] = plan.gateway;
+	argv[n++] = "--user";
+	argv[n++] = user;
 	argv[n++] = "--control";
 	argv[n++] = "/run/airlock/control.sock";
 	argv[n++] = "--log";
@@ -302,10 +320,15 @@ static struct json_object *sidecar_request(const struct sandbox_state *s, uid_t 
 	json_object_object_add(hc, "Retries", json_object_new_int(3));
 
 	static const char *const drop[] = {"ALL"};
+	/* Only for the router's setup (its table and address) and to become
+	 * `user` (the bounding set, the ids): the gateway gives them all up
+	 * before it reads a byte from the sandbox. */
+	static const char *const add[] = {"NET_ADMIN", "SETPCAP", "SETUID", "SETGID"};
 	static const char *const secopt[] = {"no-new-privileges"};
 	const char *binds[] = {rules, run};
 	struct json_object *host = json_object_new_object();
 	json_object_object_add(host, "CapDrop", strings(drop, 1));
+	json_object_object_add(host, "CapAdd", strings(add, ARRAY_SIZE(add)));
 	json_object_object_add(host, "SecurityOpt", strings(secopt, 1));
 	json_object_object_add(host, "ReadonlyRootfs", json_object_new_boolean(1));
 	json_object_object_add(host, "Binds", strings(binds, 2));
@@ -318,6 +341,8 @@ static struct json_object *sidecar_request(const struct sandbox_state *s, uid_t 
 	struct json_object *sysctls = json_object_new_object();
 	json_object_object_add(sysctls, "net.ipv4.ip_unprivileged_port_start",
 	                       json_object_new_string("0"));
+	/* The router never forwards (its ruleset drops what would be, too). */
+	json_object_object_add(sysctls, "net.ipv4.ip_forward", json_object_new_string("0"));
 	json_object_object_add(host, "Sysctls", sysctls);
 	json_object_object_add(host, "NetworkMode", json_object_new_string(EGRESS_NETWORK));
 	struct json_object *restart = json_object_new_object();
@@ -328,7 +353,8 @@ static struct json_object *sidecar_request(const struct sandbox_state *s, uid_t 
 
 	struct json_object *req = json_object_new_object();
 	json_object_object_add(req, "Image", json_object_new_string(s->image));
-	json_object_object_add(req, "User", json_object_new_string(user));
+	/* Root until the setup is done; `--user` then. */
+	json_object_object_add(req, "User", json_object_new_string("0:0"));
 	json_object_object_add(req, "Cmd", strings(argv, n));
 	json_object_object_add(req, "Labels", labels(s->name, "sidecar"));
 	json_object_object_add(req, "Healthcheck", hc);
@@ -451,6 +477,41 @@ int topology_sidecar_start(struct docker *dk, const struct sandbox_state *s, uid
 	return e;
 }
 
+/* The internal network's bridge and the sidecar's first process, for the
+ * passage rule; *ret_pid is 0 when the sidecar does not run. */
+static int passage_target(struct docker *dk, const struct topology_names *n, char bridge[16],
+                          pid_t *ret_pid, struct diag *d)
+{
+	_cleanup_json_ struct json_object *net = NULL, *c = NULL;
+	char path[DOCKER_PATH_MAX];
+	int e = network_get(dk, n->network, &net, d);
+	if (e < 0)
+		return e;
+	const char *named = docker_json_str(net, "Options", "com.docker.network.bridge.name", NULL);
+	const char *id = docker_json_str(net, "Id", NULL);
+	if (named && named[0])
+		snprintf(bridge, 16, "%s", named);
+	else if (id && strlen(id) >= 12)
+		snprintf(bridge, 16, "br-%.12s", id);
+	else
+		return diag_fail(d, -EPROTO, "network %s has no id", n->network);
+	*ret_pid = 0;
+	snprintf(path, sizeof(path), "/containers/%s/json", n->sidecar);
+	if (docker_call(dk, "GET", path, NULL, &c, NULL) == 0)
+		*ret_pid = (pid_t)docker_json_int(c, 0, "State", "Pid", NULL);
+	return 0;
+}
+
+int topology_passage(struct docker *dk, const char *name, struct diag *d)
+{
+	struct topology_names n;
+	char bridge[16];
+	pid_t pid;
+	topology_names(name, &n);
+	int e = passage_target(dk, &n, bridge, &pid, d);
+	return e < 0 ? e : passage_ensure(pid, bridge, name, d);
+}
+
 int topology_egress_release(struct docker *dk, struct diag *d)
 {
 	_cleanup_json_ struct json_object *net = NULL;
@@ -472,6 +533,11 @@ int topology_remove(struct docker *dk, const char *name, struct diag *d)
 	int e;
 
 	topology_names(name, &n);
+	char bridge[16];
+	pid_t pid;
+	if (passage_target(dk, &n, bridge, &pid, NULL) == 0 &&
+	    (e = passage_remove(pid, bridge, name, d)) < 0)
+		return e;
 	if ((e = topology_container_remove(dk, name, d)) < 0 ||
 	    (e = topology_container_remove(dk, n.sidecar, d)) < 0 ||
 	    (e = delete_network(dk, n.network, d)) < 0)

@@ -23,8 +23,17 @@
  * network whose subnet was given.  Dynamic addresses are kept to the upper
  * half of the subnet (IPRange), so no workload can take the sidecar's.
  *
- * The sidecar: the gateway image's airlock, as an unprivileged user, every
- * capability dropped, no-new-privileges, read-only root file system, tmpfs
+ * The sidecar is also the internal network's router: its gateway takes the
+ * network's gateway address (SUBNET.1, the workload's default route, held
+ * by no one else: bridge.inhibit_ipv4), sends the DNS and TCP the workload
+ * aims anywhere to its own listeners, and logs and drops the rest
+ * (enforce/router.h), so a program that ignores the proxy variables and
+ * resolv.conf is filtered and logged as in `airlock run`.
+ *
+ * The sidecar: the gateway image's airlock, started as root with only
+ * NET_ADMIN, SETPCAP, SETUID and SETGID (the router's setup, then --user),
+ * becoming an unprivileged user with no capability at all before it reads
+ * a byte from the sandbox; no-new-privileges, read-only root file system, tmpfs
  * /tmp, pids and memory limits, the sandbox's rules/ mounted read-only and
  * run/ read-write; net.ipv4.ip_unprivileged_port_start=0 in its own network
  * namespace (a namespaced sysctl, no capability) so it can bind port 53;
@@ -42,12 +51,13 @@
 #include "docker/client.h"
 #include "state/state.h"
 
-#define EGRESS_NETWORK     "airlock-egress"
-#define LABEL_SANDBOX      "io.airlock.sandbox"
-#define LABEL_ROLE         "io.airlock.role"
-#define GATEWAY_DNS_PORT   53
-#define GATEWAY_PROXY_PORT 3128
-#define HEALTH_TIMEOUT_MS  60000
+#define EGRESS_NETWORK           "airlock-egress"
+#define LABEL_SANDBOX            "io.airlock.sandbox"
+#define LABEL_ROLE               "io.airlock.role"
+#define GATEWAY_DNS_PORT         53
+#define GATEWAY_PROXY_PORT       3128
+#define GATEWAY_TRANSPARENT_PORT 3129
+#define HEALTH_TIMEOUT_MS        60000
 
 /* Object names for sandbox NAME. */
 struct topology_names {
@@ -85,6 +95,12 @@ int topology_internal_ensure(struct docker *dk, const char *name, const char *wa
 int topology_sidecar_start(struct docker *dk, const struct sandbox_state *s, uid_t uid, gid_t gid,
                            struct diag *d);
 
+/* The host rule that lets NAME's workload reach its sidecar as a router
+ * (docker/passage.h): a passage_state, or a negative errno with `d` saying
+ * why it could not be made - then what the workload sends past the sidecar
+ * is still dropped, by Docker, but unlogged. */
+int topology_passage(struct docker *dk, const char *name, struct diag *d);
+
 /* Remove a container by name or id, stopping it (force); 0 if it was not
  * there. */
 int topology_container_remove(struct docker *dk, const char *name, struct diag *d);
@@ -94,8 +110,9 @@ int topology_container_remove(struct docker *dk, const char *name, struct diag *
 int topology_container_exists(struct docker *dk, const char *name, bool *ret_running,
                               struct diag *d);
 
-/* Remove workload, sidecar and internal network of NAME, and airlock-egress
- * when no container uses it.  What is already gone is not an error. */
+/* Remove the passage rule, workload, sidecar and internal network of NAME,
+ * and airlock-egress when no container uses it.  What is already gone is
+ * not an error. */
 int topology_remove(struct docker *dk, const char *name, struct diag *d);
 
 /* Remove airlock-egress if no container is attached to it. */

@@ -15,6 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/file.h"
+#include "util/macros.h"
+
 int netns_open_pid(pid_t pid, struct diag *d)
 {
 	char path[64];
@@ -23,6 +26,18 @@ int netns_open_pid(pid_t pid, struct diag *d)
 	if (fd < 0)
 		return diag_fail(d, -errno, "cannot open %s: %s", path, strerror(errno));
 	return fd;
+}
+
+pid_t proc_parent(pid_t pid)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if (file_read_all(path, 65536, &text, &len, NULL) < 0)
+		return -1;
+	const char *p = strstr(text, "\nPPid:");
+	return p ? (pid_t)strtol(p + 6, NULL, 10) : -1;
 }
 
 int netns_same(int a, int b)

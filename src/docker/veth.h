@@ -45,6 +45,11 @@ struct veth_links {
 /* Open /proc/PID/ns/net (close-on-exec).  A descriptor or a negative errno. */
 int netns_open_pid(pid_t pid, struct diag *d);
 
+/* The parent of process `pid` (/proc/PID/status), or -1.  A container's
+ * first process's parent is the runtime's shim, in the daemon's network
+ * namespace. */
+pid_t proc_parent(pid_t pid);
+
 /* Whether two namespace descriptors are the same namespace (1), not (0). */
 int netns_same(int a, int b);
 

@@ -139,11 +139,8 @@ int iptables_render_inplace(const struct ruleset_inplace_spec *s, int family, ch
 
 /* ---- running the tools --------------------------------------------------- */
 
-/* Run argv with `input` on its standard input; its standard output (at most
- * out_size - 1 bytes) into `out`, its standard error into `err`.  The exit
- * status, or a negative errno when it could not run. */
-static int run_tool(char *const argv[], const char *input, char *out, size_t out_size, char *err,
-                    size_t err_size)
+int iptables_exec(char *const argv[], const char *input, char *out, size_t out_size, char *err,
+                  size_t err_size)
 {
 	int in[2], o[2], e[2];
 	posix_spawn_file_actions_t fa;
@@ -270,7 +267,7 @@ static int remove_with(int family, const char *variant, struct diag *d)
 	tool_name(save, sizeof(save), family, variant, "save");
 	tool_name(restore, sizeof(restore), family, variant, "restore");
 	char *save_argv[] = {save, NULL};
-	int r = run_tool(save_argv, NULL, saved, sizeof(saved), err, sizeof(err));
+	int r = iptables_exec(save_argv, NULL, saved, sizeof(saved), err, sizeof(err));
 	if (r < 0)
 		return r;
 	if (r != 0)
@@ -280,7 +277,7 @@ static int remove_with(int family, const char *variant, struct diag *d)
 		return 0;
 	char *argv[] = {restore, (char *)"--noflush", NULL};
 	char out[256];
-	r = run_tool(argv, text, out, sizeof(out), err, sizeof(err));
+	r = iptables_exec(argv, text, out, sizeof(out), err, sizeof(err));
 	if (r != 0)
 		return diag_fail(d, r < 0 ? r : -EIO, "%s: %s", restore,
 		                 r < 0 ? strerror(-r) : err);
@@ -315,7 +312,7 @@ int iptables_apply_inplace(const struct ruleset_inplace_spec *s, const char **re
 				return e;
 			tool_name(tool, sizeof(tool), family, variants[v], "restore");
 			char *argv[] = {tool, (char *)"--noflush", NULL};
-			int r = run_tool(argv, text, out, sizeof(out), err, sizeof(err));
+			int r = iptables_exec(argv, text, out, sizeof(out), err, sizeof(err));
 			if (r == 0)
 				continue;
 			if (family == 6 && r > 0 && !s->ipv6)

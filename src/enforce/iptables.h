@@ -39,4 +39,11 @@ int iptables_apply_inplace(const struct ruleset_inplace_spec *spec, const char *
 /* Take the chains out (whichever tool put them there).  0, or -errno. */
 int iptables_remove(struct diag *d);
 
+/* Run argv (looked up on PATH, in the calling thread's network namespace)
+ * with `input` (may be NULL) on its standard input; its standard output (at
+ * most out_size - 1 bytes) into `out`, its standard error into `err`.  The
+ * exit status, or a negative errno when it could not run. */
+int iptables_exec(char *const argv[], const char *input, char *out, size_t out_size, char *err,
+                  size_t err_size);
+
 #endif

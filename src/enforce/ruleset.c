@@ -2,9 +2,11 @@
 #include "enforce/ruleset.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static const char *const counter_names[RULESET_N_COUNTERS] = {
         [RULESET_DROPPED_TCP] = "dropped_tcp",
@@ -45,6 +47,7 @@ _printf_(2, 3) static void put(struct out *o, const char *fmt, ...)
 }
 
 static void put_refusals(struct out *o, int nflog_group);
+static void put_tail(struct out *o);
 static int finish(struct out *o, size_t size, struct diag *d);
 static void put_head(struct out *o);
 
@@ -87,6 +90,7 @@ int ruleset_render_sandbox(const struct ruleset_spec *s, char *buf, size_t size,
 	        "\t\tip daddr 127.0.0.0/8 accept\n"
 	        "\t\tip6 daddr ::1 accept\n");
 	put_refusals(&o, s->nflog_group);
+	put_tail(&o);
 	return finish(&o, size, d);
 }
 
@@ -102,8 +106,8 @@ static void put_head(struct out *o)
 		put(o, "\tcounter %s { }\n", counter_names[c]);
 }
 
-/* The end of filter_out (every protocol counted, then refused), the refuse
- * chain, and the table's closing brace. */
+/* The end of the filter chain (every protocol counted, then refused) and
+ * the refuse chain. */
 static void put_refusals(struct out *o, int nflog_group)
 {
 	put(o,
@@ -119,8 +123,12 @@ static void put_refusals(struct out *o, int nflog_group)
 		put(o, "\t\tlimit rate %d/second burst %d packets log group %d\n", RULESET_LOG_RATE,
 		    RULESET_LOG_RATE * 2, nflog_group);
 	put(o, "\t\tdrop\n"
-	       "\t}\n"
-	       "}\n");
+	       "\t}\n");
+}
+
+static void put_tail(struct out *o)
+{
+	put(o, "}\n");
 }
 
 static int finish(struct out *o, size_t size, struct diag *d)
@@ -253,6 +261,71 @@ int ruleset_render_inplace(const struct ruleset_inplace_spec *s, char *buf, size
 			          "meta l4proto { 6, 17 } th dport 53 accept");
 	}
 	put_refusals(&o, s->nflog_group);
+	put_tail(&o);
+	return finish(&o, size, d);
+}
+
+/* An interface name as nftables is given it, between quotes. */
+static bool plain_ifname(const char *name)
+{
+	size_t n = strnlen(name, 16);
+	if (n == 0 || n >= 16)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr(".-_", name[i]))
+			return false;
+	return true;
+}
+
+int ruleset_render_router(const struct ruleset_router_spec *s, char *buf, size_t size,
+                          struct diag *d)
+{
+	struct out o = {buf, size, 0, size == 0};
+	char gw[INET_ADDRSTRLEN];
+
+	if (s->nflog_group < -1 || s->nflog_group > 65535)
+		return diag_fail(d, -EINVAL, "NFLOG group %d: expected 0 to 65535", s->nflog_group);
+	if (!plain_ifname(s->ifname))
+		return diag_fail(d, -EINVAL, "interface name '%.16s' is not one", s->ifname);
+	if (!s->transparent_port)
+		return diag_fail(d, -EINVAL, "a router needs a transparent listener");
+	inet_ntop(AF_INET, s->gateway_addr, gw, sizeof(gw));
+	put_head(&o);
+
+	put(&o, "\n\t# Where the sandbox's flows go: DNS and TCP to the gateway's listeners.\n");
+	put(&o, "\tchain redirect_in {\n"
+	        "\t\ttype nat hook prerouting priority -110; policy accept;\n");
+	if (s->dns_port)
+		put(&o,
+		    "\t\tiifname \"%s\" meta nfproto ipv4 meta l4proto { 6, 17 } th dport 53 "
+		    "dnat ip to %s:%u\n",
+		    s->ifname, gw, s->dns_port);
+	put(&o, "\t\tiifname \"%s\" ip daddr != %s meta l4proto 6 dnat ip to %s:%u\n", s->ifname,
+	    gw, gw, s->transparent_port);
+	put(&o, "\t}\n");
+
+	put(&o, "\n\t# What the sandbox sends: TCP and DNS go on; the rest is counted,\n"
+	        "\t# logged and dropped before routing sees it.\n");
+	put(&o,
+	    "\tchain filter_in {\n"
+	    "\t\ttype filter hook prerouting priority -150; policy accept;\n"
+	    "\t\tiifname != \"%s\" accept\n"
+	    "\t\tmeta nfproto ipv4 meta l4proto 6 accept\n",
+	    s->ifname);
+	if (s->dns_port)
+		put(&o, "\t\tmeta nfproto ipv4 udp dport 53 accept\n");
+	put(&o, "\t\ticmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, "
+	        "mld-listener-report, mld2-listener-report } drop\n");
+	put_refusals(&o, s->nflog_group);
+	put(&o, "\n\t# Never a router for real: nothing passes through to or from the sandbox.\n");
+	put(&o,
+	    "\tchain forward {\n"
+	    "\t\ttype filter hook forward priority -150; policy accept;\n"
+	    "\t\tiifname \"%s\" drop\n"
+	    "\t\toifname \"%s\" drop\n"
+	    "\t}\n",
+	    s->ifname, s->ifname);
+	put_tail(&o);
 	return finish(&o, size, d);
 }
 

@@ -44,6 +44,25 @@
  *                   port 53 pass; the rest is counted, logged and dropped as
  *                   above.
  *
+ * The router ruleset (`airlock gateway --router`: the Docker sidecar's own
+ * namespace, which takes the sandbox network's gateway address, so the
+ * workload's default route leads to it; the sidecar never forwards):
+ *
+ *   nat prerouting  arriving on `ifname`: port 53, TCP or UDP, to any
+ *                   address -> the gateway's DNS listener (`gateway_addr`,
+ *                   `dns_port`); every other TCP flow not to gateway_addr ->
+ *                   its transparent listener (`transparent_port`); dnat to
+ *                   that address, not `redirect`, which would pick the
+ *                   interface's first address, whichever that is.
+ *   filter prerouting  arriving on `ifname`: TCP and UDP port 53 (IPv4) go
+ *                   on (to the listeners, or refused by the kernel with a
+ *                   reset); IPv6 neighbour discovery and listener reports are
+ *                   dropped quietly (the link's chatter, no attempt); the
+ *                   rest is counted, logged and dropped as above, before
+ *                   routing could answer it with an ICMP error.
+ *   filter forward  whatever would be routed in or out by `ifname` is
+ *                   dropped, should forwarding ever be switched on.
+ *
  * The table is replaced atomically ("add table; delete table; table {...}"
  * in one transaction), so applying twice leaves one table.
  */
@@ -99,6 +118,14 @@ struct ruleset_inplace_spec {
 	int nflog_group; /* 0..65535, or -1: count only */
 };
 
+struct ruleset_router_spec {
+	char ifname[16];         /* the sandbox network's interface (IFNAMSIZ) */
+	uint8_t gateway_addr[4]; /* the gateway's own address on it: its listeners */
+	uint16_t dns_port;       /* 0: port 53 is dropped like any UDP */
+	uint16_t transparent_port;
+	int nflog_group; /* 0..65535, or -1: count only */
+};
+
 /* "dropped_tcp", "dropped_udp"... as the ruleset names them. */
 const char *ruleset_counter_name(enum ruleset_counter c);
 
@@ -110,6 +137,12 @@ int ruleset_render_sandbox(const struct ruleset_spec *spec, char *buf, size_t si
  * that is not one (family, prefix). */
 int ruleset_render_inplace(const struct ruleset_inplace_spec *spec, char *buf, size_t size,
                            struct diag *d);
+
+/* Render the router ruleset.  The same returns, and -EINVAL for an
+ * interface name that is empty, too long or not plain (letters, digits,
+ * '.', '-', '_'; it is written between quotes) or a transparent_port of 0. */
+int ruleset_render_router(const struct ruleset_router_spec *spec, char *buf, size_t size,
+                          struct diag *d);
 
 /* The text that removes the table (whether it is there or not). */
 const char *ruleset_remove_text(void);

@@ -7,6 +7,7 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -163,4 +164,24 @@ int rtnl_default_route_to_loopback(int family, struct diag *d)
 	                family == AF_INET ? "adding the IPv4 route to lo"
 	                                  : "adding the IPv6 route to lo",
 	                d);
+}
+
+int rtnl_add_address4(unsigned ifindex, const uint8_t addr[4], struct diag *d)
+{
+	struct request r = {.nh = {.nlmsg_len = NLMSG_HDRLEN,
+	                           .nlmsg_type = RTM_NEWADDR,
+	                           .nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE}};
+	struct ifaddrmsg *ifa = append(&r, sizeof(*ifa));
+	_Static_assert(NLMSG_HDRLEN + sizeof(struct ifaddrmsg) + 2 * RTA_LENGTH(4) <= sizeof(r.buf),
+	               "fits");
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = 32;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = ifindex;
+	if (add_attr(&r, IFA_LOCAL, addr, 4) < 0 || add_attr(&r, IFA_ADDRESS, addr, 4) < 0)
+		return diag_fail(d, -ENOBUFS, "address request too long");
+	char text[INET_ADDRSTRLEN], what[64];
+	inet_ntop(AF_INET, addr, text, sizeof(text));
+	snprintf(what, sizeof(what), "adding %s/32", text);
+	return transact(&r, what, d);
 }

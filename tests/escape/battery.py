@@ -243,19 +243,26 @@ class DockerTopology(Topology):
         return self.dk.docker(["exec", "battery", self.attacker, *argv], timeout=timeout)
 
     def adjust(self, a):
-        """The internal network's default route points at an address nobody
-        holds (the bridge has none on the host's side): an attempt aimed
-        anywhere but the sidecar ends in an unanswered ARP request, so no
-        packet reaches a firewall that could log it.  Docker gives the
-        workload's root CAP_NET_RAW, so a raw datagram "sends" - into that
-        same void; the token, checked on the internet's side, decides."""
+        """What differs behind a Docker sidecar, which is the workload's
+        router (enforce/router.h): everything the workload sends over IPv4
+        reaches it and is decided or logged there, as in `airlock run`.
+        But the internal network is IPv4 only: an attempt at an IPv6
+        address finds no route in the workload, so no packet exists to
+        stop or log.  And Docker gives the workload's root CAP_NET_RAW:
+        ICMP and raw IP sockets open and send - to the sidecar, which logs
+        and drops what they sent."""
         target = a.argv[1] if len(a.argv) > 1 and a.argv[0] in TARGETED else None
-        host = target.strip("[]").rsplit("]:", 1)[0].strip("[]") if target else None
-        if host and host.split(":")[0] != self.dns and host != self.dns and a.expect == "stopped":
+        if target and ":" in target.split("]")[0] and a.expect == "stopped":
             a.log = None
-            a.no_log = "no route out of the internal network: nothing reaches a firewall"
+            a.no_log = "the internal network is IPv4 only: no IPv6 route, no packet"
             if a.argv[0] == "raw":
-                a.sent_nowhere = "CAP_NET_RAW is Docker's default; the datagram has no next hop"
+                a.sent_nowhere = "a raw IPv6 datagram with no route"
+        elif a.argv[0] in ("icmp", "raw"):
+            a.no_log = None
+            a.log = {"address": target, "verdict": "block", "origin": "sandbox firewall"}
+            if a.argv[0] == "raw":
+                a.sent_nowhere = "CAP_NET_RAW is Docker's default: the datagram goes to the " \
+                                 "sidecar, which drops it"
         return a
 
     def neighbour(self):

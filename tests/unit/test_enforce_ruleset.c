@@ -38,6 +38,7 @@
 #include "enforce/iptables.h"
 #include "enforce/nflog.h"
 #include "enforce/nftables.h"
+#include "enforce/router.h"
 #include "enforce/ruleset.h"
 #include "sandbox/rtnl.h"
 #include "util/file.h"
@@ -331,6 +332,80 @@ static void test_buffer_too_small(void **state)
 		/* Any text fits the documented maximum with room to spare. */
 		assert_true(n < RULESET_TEXT_MAX / 2);
 	}
+}
+
+/* The router ruleset (`airlock gateway --router`), as a Docker sidecar
+ * makes it: its interface on the internal network and its address there. */
+static const struct ruleset_router_spec router = {
+        .ifname = "eth1",
+        .gateway_addr = {198, 18, 129, 2},
+        .dns_port = 53,
+        .transparent_port = 3129,
+        .nflog_group = 7,
+};
+
+static void test_golden_router(void **state)
+{
+	char text[RULESET_TEXT_MAX];
+	struct diag d;
+	(void)state;
+
+	assert_true(ruleset_render_router(&router, text, sizeof(text), &d) > 0);
+	compare_golden("ruleset-router.nft", text);
+	/* DNS to any address and TCP to any other address, from that
+	 * interface only, to the listeners' address (dnat, not redirect). */
+	assert_int_equal(count_of(text, "iifname \"eth1\" meta nfproto ipv4 meta l4proto { 6, 17 } "
+	                                "th dport 53 dnat ip to 198.18.129.2:53\n"),
+	                 1);
+	assert_int_equal(count_of(text, "iifname \"eth1\" ip daddr != 198.18.129.2 meta l4proto 6 "
+	                                "dnat ip to 198.18.129.2:3129\n"),
+	                 1);
+	assert_int_equal(count_of(text, "redirect to"), 0);
+	/* Other interfaces (the sidecar's way out) untouched; the rest of the
+	 * sandbox's traffic counted, logged, dropped; nothing forwarded. */
+	assert_int_equal(count_of(text, "iifname != \"eth1\" accept\n"), 1);
+	assert_int_equal(count_of(text, "jump refuse"), 4);
+	assert_int_equal(count_of(text, "log group 7\n"), 1);
+	assert_int_equal(count_of(text, "type filter hook forward priority -150; policy accept;\n"
+	                                "\t\tiifname \"eth1\" drop\n\t\toifname \"eth1\" drop\n"),
+	                 1);
+	assert_true(strncmp(text, "add table inet airlock\ndelete table inet airlock\n", 46) == 0);
+
+	/* Without a DNS listener port 53 is UDP like any other: dropped. */
+	struct ruleset_router_spec no_dns = router;
+	no_dns.dns_port = 0;
+	no_dns.nflog_group = -1;
+	assert_true(ruleset_render_router(&no_dns, text, sizeof(text), &d) > 0);
+	assert_int_equal(count_of(text, "dport 53"), 0);
+	assert_int_equal(count_of(text, "log group"), 0);
+	assert_int_equal(count_of(text, "dnat ip to 198.18.129.2:3129\n"), 1);
+}
+
+static void test_router_errors(void **state)
+{
+	static const char *const bad_names[] = {"", "eth1\" accept", "eth 1", "eth1;",
+	                                        "sixteen-chars-xx"};
+	char text[RULESET_TEXT_MAX];
+	struct diag d;
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad_names); i++) {
+		struct ruleset_router_spec s = router;
+		snprintf(s.ifname, sizeof(s.ifname), "%s", bad_names[i]);
+		if (strlen(bad_names[i]) >= sizeof(s.ifname))
+			memcpy(s.ifname, bad_names[i], sizeof(s.ifname)); /* no NUL */
+		assert_int_equal(ruleset_render_router(&s, text, sizeof(text), &d), -EINVAL);
+		assert_non_null(strstr(d.msg, "is not one"));
+	}
+	struct ruleset_router_spec s = router;
+	s.transparent_port = 0;
+	assert_int_equal(ruleset_render_router(&s, text, sizeof(text), &d), -EINVAL);
+	assert_string_equal(d.msg, "a router needs a transparent listener");
+	s = router;
+	s.nflog_group = 65536;
+	assert_int_equal(ruleset_render_router(&s, text, sizeof(text), &d), -EINVAL);
+	assert_string_equal(d.msg, "NFLOG group 65536: expected 0 to 65535");
+	assert_int_equal(ruleset_render_router(&router, text, 64, &d), -ENOBUFS);
 }
 
 static void test_bad_group(void **state)
@@ -873,6 +948,7 @@ struct child {
 	const struct ruleset_spec *spec;            /* the sandbox's, or */
 	const struct ruleset_inplace_spec *inplace; /* the in-place one */
 	bool iptables;                              /* in-place through iptables-restore */
+	bool router;                                /* router_setup() on a veth pair */
 	char msg[1024];
 	uint64_t seen[RULESET_N_COUNTERS]; /* the counters at the last check */
 	bool ipv6_route;                   /* a default IPv6 route through lo was made */
@@ -1572,6 +1648,64 @@ static int iptables_checks(struct child *k)
 	return NS_OK;
 }
 
+/* The router (enforce/router.h) on one end of a veth pair at
+ * 198.18.129.2/24: it finds that interface for the network's gateway
+ * address, refuses addresses no subnet holds or one an interface holds,
+ * takes the address with its table in place and the NFLOG socket open, and
+ * a second setup changes nothing.  (Traffic through it needs a second
+ * namespace: tests/docker/ sends the workload's through a real sidecar.) */
+static int router_checks(struct child *k)
+{
+	const uint8_t gateway[4] = {198, 18, 129, 1}, elsewhere[4] = {10, 9, 9, 1},
+	              own[4] = {198, 18, 129, 2};
+	struct router_config c = {.router_addr = {198, 18, 129, 1},
+	                          .dns_port = 53,
+	                          .transparent_port = 3129,
+	                          .nflog_group = 7};
+	char tables[256];
+	struct diag d;
+	int fd, e;
+
+	if (system("ip link add eth1 type veth peer name peer1 && "
+	           "ip addr add 198.18.129.2/24 dev eth1 && ip link set eth1 up") != 0) {
+		snprintf(k->msg, sizeof(k->msg), "cannot make a veth pair with ip(8) here");
+		return NS_SKIP;
+	}
+	if (router_find(elsewhere, c.ifname, c.local_addr, &d) != -ENOENT ||
+	    !strstr(d.msg, "no interface is on a network holding 10.9.9.1"))
+		return child_fail(k, "10.9.9.1 found a network: %s", d.msg);
+	if (router_find(own, c.ifname, c.local_addr, &d) != -EEXIST)
+		return child_fail(k, "an interface's own address was taken for a router");
+	if (router_find(gateway, c.ifname, c.local_addr, &d) < 0)
+		return child_fail(k, "router_find: %s", d.msg);
+	if (strcmp(c.ifname, "eth1") != 0 || memcmp(c.local_addr, own, 4) != 0)
+		return child_fail(k, "router_find gave %s", c.ifname);
+	for (int round = 0; round < 2; round++) {
+		if (router_setup(&c, &fd, &d) < 0)
+			return child_fail(k, "router_setup %d: %s", round + 1, d.msg);
+		if (fd < 0)
+			return child_fail(k, "router_setup %d gave no NFLOG socket", round + 1);
+		close(fd);
+	}
+	if ((e = nft_list("list tables", tables, sizeof(tables), k)) != NS_OK)
+		return e;
+	if (strcmp(tables, "table inet airlock\n") != 0)
+		return child_fail(k, "after two setups the tables are: %s", tables);
+	FILE *ip = popen("ip -4 -o addr show dev eth1", "re");
+	char all[1024] = "";
+	size_t got = ip ? fread(all, 1, sizeof(all) - 1, ip) : 0;
+	all[got] = '\0';
+	if (ip)
+		pclose(ip);
+	if (!strstr(all, "inet 198.18.129.1/32") || !strstr(all, "inet 198.18.129.2/24") ||
+	    count_of(all, "inet ") != 2)
+		return child_fail(k, "eth1's addresses: %s", all);
+	/* Taken now: a second router on this network would be refused. */
+	if (router_find(gateway, c.ifname, c.local_addr, &d) != -EEXIST)
+		return child_fail(k, "the address, once taken, was found free");
+	return NS_OK;
+}
+
 /* ---- applying ---- */
 
 static int in_namespace(struct child *k, const char *text)
@@ -1609,6 +1743,8 @@ static int in_namespace(struct child *k, const char *text)
 		return NS_SKIP;
 	}
 
+	if (k->router)
+		return router_checks(k);
 	if (nftables_apply(text, &d) < 0)
 		return child_fail(k, "first apply: %s", d.msg);
 	if ((e = nft_list("list ruleset", first, sizeof(first), k)) != NS_OK)
@@ -1697,6 +1833,13 @@ static void in_kernel_inplace(const struct inplace_case *c)
 	run_child(what, &k, text);
 }
 
+static void test_kernel_router(void **state)
+{
+	struct child k = {.router = true, .nflog = -1};
+	(void)state;
+	run_child("the router", &k, "");
+}
+
 static void test_kernel_full(void **state)
 {
 	(void)state;
@@ -1772,6 +1915,9 @@ int main(void)
 	        cmocka_unit_test(test_limits_render),
 	        cmocka_unit_test(test_buffer_too_small),
 	        cmocka_unit_test(test_bad_group),
+	        cmocka_unit_test(test_golden_router),
+	        cmocka_unit_test(test_router_errors),
+	        cmocka_unit_test(test_kernel_router),
 	        cmocka_unit_test(test_counter_names),
 	        cmocka_unit_test(test_kernel_full),
 	        cmocka_unit_test(test_kernel_airgapped),
