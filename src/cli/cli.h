@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "policy/policy.h"
 #include "policy/profile.h"
@@ -45,6 +46,11 @@ int cmd_ask(int argc, char **argv);
 
 /* "airlock CMD: message\n" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+
+/* "UID:GID", both decimal, the uid not 0 (a user to become).  0, or -1
+ * with the error printed as `cmd`'s, naming `opt`. */
+int cli_parse_user(const char *cmd, const char *opt, const char *text, uid_t *ret_uid,
+                   gid_t *ret_gid);
 
 /* "origin:line" or "origin", for a rule's provenance. */
 void cli_format_origin(const struct rule_info *ri, char *buf, size_t size);

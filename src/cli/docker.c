@@ -59,8 +59,9 @@ static const char docker_help[] =
         "  image build [--image REF]\n"
         "                          build the gateway image from this airlock binary\n"
         "                          and its libraries (nothing is downloaded)\n"
-        "  healthcheck [SOCKET]    (inside the sidecar) exit 0 when the gateway on\n"
-        "                          SOCKET answers\n"
+        "  healthcheck [--user UID:GID] [SOCKET]\n"
+        "                          (inside the sidecar) exit 0 when the gateway on\n"
+        "                          SOCKET answers; as root, asks as UID:GID\n"
         "\n"
         "The daemon: $DOCKER_HOST (unix:// only), else /var/run/docker.sock.\n"
         "Files: $AIRLOCK_STATE_DIR/docker/NAME (default /var/lib/airlock/docker/NAME\n"
@@ -158,6 +159,13 @@ static bool on_path(const char *prog)
 /* Remove everything of sandbox `name`: Docker objects, then files. */
 static int remove_sandbox(struct docker *dk, const char *name, struct diag *d)
 {
+	/* The host rules first, while the sidecar still shows where they are.
+	 * One that cannot be deleted must not keep the sandbox: it matches
+	 * only this sandbox's bridge, which goes next. */
+	struct diag rules = {""};
+	if (topology_passage_remove(dk, name, &rules) < 0)
+		fprintf(stderr, "airlock docker: warning: %s's host rules stay: %s\n", name,
+		        rules.msg);
 	int e = topology_remove(dk, name, d);
 	if (e < 0)
 		return e;
@@ -494,8 +502,8 @@ static int write_rules(const struct sandbox_state *s, const struct policy_args *
 	return 0;
 }
 
-/* The passage rule; without it the sandbox still holds, with a gap in its
- * log, which the person is told once. */
+/* The host rules of the internal bridge; without them the sandbox still
+ * holds, with a gap in its log, which the person is told once. */
 static void warn_passage(struct docker *dk, const char *cmd, const char *name)
 {
 	struct diag d = {""};
@@ -935,23 +943,39 @@ static int cmd_docker_image(int argc, char **argv)
 
 static int cmd_docker_healthcheck(int argc, char **argv)
 {
-	const char *sock = argc > 1 ? argv[1] : "/run/airlock/control.sock";
+	const char *sock = "/run/airlock/control.sock";
 	char reply[CONTROL_REPLY_MAX];
 	struct diag d = {""};
-	struct stat st;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int i = 1;
 
-	/* Docker runs the check as the container's user, root (the router's
-	 * setup needs it) without CAP_DAC_OVERRIDE: ask as the owner of the
-	 * socket's directory, the gateway's user, with nothing left. */
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", sock);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	if (geteuid() == 0 && stat(slash ? dir : ".", &st) == 0 && st.st_uid != 0 &&
-	    privs_become(st.st_uid, st.st_gid, &d) < 0) {
-		cli_error("docker healthcheck", "%s", d.msg);
-		return 1;
+	if (argc > 2 && strcmp(argv[1], "--user") == 0) {
+		if (cli_parse_user("docker healthcheck", "--user", argv[2], &uid, &gid) < 0)
+			return 1;
+		i = 3;
+	}
+	if (i < argc)
+		sock = argv[i++];
+	if (i < argc) {
+		cli_error("docker healthcheck",
+		          "usage: airlock docker healthcheck [--user UID:GID] "
+		          "[SOCKET]");
+		return EXIT_USAGE;
+	}
+	/* Docker runs the check as the container's user: root, for the
+	 * router's setup, but without CAP_DAC_OVERRIDE.  Ask as the gateway's
+	 * user, with nothing left; never as root. */
+	if (geteuid() == 0) {
+		if (uid == 0) {
+			cli_error("docker healthcheck",
+			          "running as root: give --user UID:GID, the gateway's user");
+			return 1;
+		}
+		if (privs_become(uid, gid, &d) < 0) {
+			cli_error("docker healthcheck", "%s", d.msg);
+			return 1;
+		}
 	}
 	int e = control_ask(sock, "status", reply, sizeof(reply), &d);
 	if (e < 0) {

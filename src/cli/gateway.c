@@ -1,6 +1,5 @@
 /* airlock gateway: run the gateway in the foreground. */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -365,24 +364,11 @@ static int parse_options(int argc, char **argv, struct run *run, struct gateway_
 			}
 			run->router = true;
 			break;
-		case OPT_USER: {
-			unsigned long u, g;
-			char *end;
-			errno = 0;
-			u = strtoul(optarg, &end, 10);
-			g = *end == ':' ? strtoul(end + 1, &end, 10) : (unsigned long)-1;
-			if (errno || *end || !isdigit((unsigned char)optarg[0]) ||
-			    u >= UINT32_MAX || g >= UINT32_MAX) {
-				cli_error("gateway",
-				          "--user '%s': expected UID:GID, e.g. 65532:65532",
-				          optarg);
+		case OPT_USER:
+			if (cli_parse_user("gateway", "--user", optarg, &run->uid, &run->gid) < 0)
 				return -1;
-			}
 			run->become = true;
-			run->uid = (uid_t)u;
-			run->gid = (gid_t)g;
 			break;
-		}
 		case 'h':
 			fputs(gateway_help, stdout);
 			return 1;
@@ -437,7 +423,7 @@ static int become_router(struct run *run, struct gateway_config *c)
 	struct diag d = {""};
 	char local[INET_ADDRSTRLEN];
 
-	if (router_find(rc->router_addr, rc->ifname, rc->local_addr, &d) < 0) {
+	if (router_find(rc->router_addr, rc->ifname, rc->local_addr, &rc->prefix, &d) < 0) {
 		cli_error("gateway", "--router: %s", d.msg);
 		return -1;
 	}
@@ -452,10 +438,14 @@ static int become_router(struct run *run, struct gateway_config *c)
 		          local, rc->ifname);
 		return -1;
 	}
+	if (!rc->dns_port)
+		fprintf(stderr,
+		        "airlock gateway: --router: no --listen-dns on %s: the sandbox's DNS is "
+		        "dropped like any UDP\n",
+		        local);
 	rc->nflog_group = ROUTER_NFLOG_GROUP;
 	if (router_setup(rc, &c->firewall_fd, &d) < 0) {
-		cli_error("gateway", "--router: %s%s", d.msg,
-		          geteuid() ? " (it needs root with CAP_NET_ADMIN)" : "");
+		cli_error("gateway", "--router: %s (it needs root with CAP_NET_ADMIN)", d.msg);
 		return -1;
 	}
 	char router[INET_ADDRSTRLEN];

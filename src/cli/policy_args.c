@@ -1,5 +1,7 @@
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,27 @@ void cli_error(const char *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int cli_parse_user(const char *cmd, const char *opt, const char *text, uid_t *ret_uid,
+                   gid_t *ret_gid)
+{
+	unsigned long u = 0, g = 0;
+	char *end = (char *)text;
+	bool ok = isdigit((unsigned char)text[0]);
+	errno = 0;
+	if (ok)
+		u = strtoul(text, &end, 10);
+	ok = ok && *end == ':' && isdigit((unsigned char)end[1]);
+	if (ok)
+		g = strtoul(end + 1, &end, 10);
+	if (!ok || errno || *end || u == 0 || u >= UINT32_MAX || g >= UINT32_MAX) {
+		cli_error(cmd, "%s '%s': expected UID:GID (not root), e.g. 65532:65532", opt, text);
+		return -1;
+	}
+	*ret_uid = (uid_t)u;
+	*ret_gid = (gid_t)g;
+	return 0;
 }
 
 void cli_format_origin(const struct rule_info *ri, char *buf, size_t size)

@@ -1,10 +1,10 @@
-/* passage.c - DOCKER-USER lets the internal bridge reach its sidecar (see
- * passage.h). */
+/* passage.c - the internal bridge's host rules (see passage.h). */
 #include "docker/passage.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,38 +13,88 @@
 #include "enforce/iptables.h"
 #include "util/macros.h"
 
-#define CHAIN "DOCKER-USER"
-
 /* The iptables variants, in the order tried: the machine's choice first. */
-static const char *const tools[] = {"iptables", "iptables-nft", "iptables-legacy"};
+static const char *const variants[] = {"", "-nft", "-legacy"};
 
-/* Run `tool -w 5 OP DOCKER-USER RULE...` for `bridge`; its exit status or a
- * negative errno.  `err` gets its standard error. */
-static int rule_op(const char *tool, const char *op, const char *bridge, const char *sandbox,
-                   char *err, size_t err_size)
+enum rule_id { FROM_SUBNET, REPLIES, INPUT4, INPUT6, N_RULES };
+
+#define RULE_WORDS 24
+
+/* argv for `OP` (-C, -I, -D) of rule `id` with tool variant `variant`. */
+struct argv_buf {
+	char tool[32], comment[128];
+	char *argv[RULE_WORDS];
+};
+
+static void rule_argv(struct argv_buf *b, enum rule_id id, const char *variant, const char *op,
+                      const struct passage *p)
 {
-	char comment[96], out[256];
-	snprintf(comment, sizeof(comment), "airlock %s: the workload reaches its gateway", sandbox);
+	size_t n = 0;
 	/* posix_spawn's argv is not const; nothing writes to it. */
-	char *argv[] = {(char *)tool,   (char *)"-w", (char *)"5",       (char *)op,
-	                (char *)CHAIN,  (char *)"-i", (char *)bridge,    (char *)"-o",
-	                (char *)bridge, (char *)"-m", (char *)"comment", (char *)"--comment",
-	                comment,        (char *)"-j", (char *)"ACCEPT",  NULL};
-	return iptables_exec(argv, NULL, out, sizeof(out), err, err_size);
+#define W(s) (b->argv[n++] = (char *)(s))
+	snprintf(b->tool, sizeof(b->tool), "%s%s", id == INPUT6 ? "ip6tables" : "iptables",
+	         variant);
+	W(b->tool);
+	W("-w");
+	W("5");
+	W(op);
+	if (id == FROM_SUBNET || id == REPLIES) {
+		snprintf(b->comment, sizeof(b->comment),
+		         "airlock %s: the workload reaches its gateway", p->sandbox);
+		W("DOCKER-USER");
+		W("-i");
+		W(p->bridge);
+		W("-o");
+		W(p->bridge);
+		W(id == FROM_SUBNET ? "-s" : "-d");
+		W(p->subnet);
+		if (id == REPLIES) {
+			W("-m");
+			W("conntrack");
+			W("--ctstate");
+			W("ESTABLISHED,RELATED");
+		}
+	} else {
+		snprintf(b->comment, sizeof(b->comment), "airlock %s: nothing for the host",
+		         p->sandbox);
+		W("INPUT");
+		W("-i");
+		W(p->bridge);
+	}
+	W("-m");
+	W("comment");
+	W("--comment");
+	W(b->comment);
+	W("-j");
+	W(id == INPUT4 || id == INPUT6 ? "DROP" : "ACCEPT");
+#undef W
+	b->argv[n] = NULL;
 }
 
-/* The variant holding Docker's chain, or NULL with `d` saying why. */
-static const char *docker_tool(struct diag *d)
+/* Run one operation on one rule: the tool's exit status, or -errno. */
+static int rule_op(enum rule_id id, const char *variant, const char *op, const struct passage *p,
+                   char *err, size_t err_size)
 {
-	char out[256], err[256] = "";
-	for (size_t i = 0; i < ARRAY_SIZE(tools); i++) {
-		char *argv[] = {(char *)tools[i], (char *)"-w",  (char *)"5",
-		                (char *)"-S",     (char *)CHAIN, NULL};
+	struct argv_buf b;
+	char out[256];
+	rule_argv(&b, id, variant, op, p);
+	return iptables_exec(b.argv, NULL, out, sizeof(out), err, err_size);
+}
+
+/* The variant whose iptables holds Docker's chain, or NULL with `d`
+ * saying why. */
+static const char *docker_variant(struct diag *d)
+{
+	char tool[32], out[256], err[256] = "";
+	for (size_t i = 0; i < ARRAY_SIZE(variants); i++) {
+		snprintf(tool, sizeof(tool), "iptables%s", variants[i]);
+		char *argv[] = {tool,         (char *)"-w",          (char *)"5",
+		                (char *)"-S", (char *)"DOCKER-USER", NULL};
 		if (iptables_exec(argv, NULL, out, sizeof(out), err, sizeof(err)) == 0)
-			return tools[i];
+			return variants[i];
 	}
 	diag_fail(d, -ENOENT,
-	          "no iptables holds Docker's " CHAIN " chain%s%s (is Docker's iptables "
+	          "no iptables holds Docker's DOCKER-USER chain%s%s (is Docker's iptables "
 	          "integration off?)",
 	          err[0] ? ": " : "", err);
 	return NULL;
@@ -63,11 +113,13 @@ static bool br_netfilter_on(void)
 	return n > 0 && buf[0] == '1';
 }
 
-/* Enter the namespace holding `bridge` (pid's parent's, else ours). */
+/* Enter the namespace holding the bridge (pid's parent's, else ours);
+ * *ret_saved is -1 when we stayed. */
 static int enter_bridge_ns(pid_t pid, const char *bridge, int *ret_saved, struct diag *d)
 {
 	pid_t parent = pid > 0 ? proc_parent(pid) : -1;
 	_cleanup_close_ int ns = parent > 0 ? netns_open_pid(parent, NULL) : -1;
+	*ret_saved = -1;
 	if (ns >= 0) {
 		int e = netns_enter(ns, ret_saved, d);
 		if (e < 0)
@@ -75,60 +127,81 @@ static int enter_bridge_ns(pid_t pid, const char *bridge, int *ret_saved, struct
 		if (if_nametoindex(bridge) > 0)
 			return 0;
 		netns_leave(*ret_saved);
+		*ret_saved = -1;
 	}
-	*ret_saved = -1;
 	if (if_nametoindex(bridge) > 0)
 		return 0;
 	return diag_fail(d, -ENODEV,
 	                 "bridge %s is in neither the daemon's network namespace nor ours", bridge);
 }
 
-int passage_ensure(pid_t pid, const char *bridge, const char *sandbox, struct diag *d)
+/* The rules that apply here: the DOCKER-USER pair only with br_netfilter. */
+static bool wanted(enum rule_id id, bool brnf)
+{
+	return id == INPUT4 || id == INPUT6 || brnf;
+}
+
+static int ensure_here(const struct passage *p, struct diag *d)
 {
 	char err[256];
+	const char *variant = docker_variant(d);
+	if (!variant)
+		return -ENOENT;
+	bool brnf = br_netfilter_on();
+	int added = 0;
+	for (enum rule_id id = 0; id < N_RULES; id++) {
+		if (!wanted(id, brnf) || rule_op(id, variant, "-C", p, err, sizeof(err)) == 0)
+			continue;
+		int r = rule_op(id, variant, "-I", p, err, sizeof(err));
+		if (r != 0)
+			return diag_fail(d, r < 0 ? r : -EIO, "%s%s -I failed: %s",
+			                 id == INPUT6 ? "ip6tables" : "iptables", variant,
+			                 err[0] ? err : "it printed nothing");
+		added++;
+	}
+	return added;
+}
+
+int passage_ensure(pid_t pid, const struct passage *p, struct diag *d)
+{
 	int saved, r;
 
 	if (geteuid() != 0)
-		return diag_fail(d, -EPERM, "a rule in the host's " CHAIN " chain needs root");
-	if ((r = enter_bridge_ns(pid, bridge, &saved, d)) < 0)
+		return diag_fail(d, -EPERM, "the host's rules for the internal bridge need root");
+	if ((r = enter_bridge_ns(pid, p->bridge, &saved, d)) < 0)
 		return r;
-	if (!br_netfilter_on()) {
-		r = PASSAGE_NOT_NEEDED;
-	} else {
-		const char *tool = docker_tool(d);
-		if (!tool)
-			r = -ENOENT;
-		else if (rule_op(tool, "-C", bridge, sandbox, err, sizeof(err)) == 0)
-			r = PASSAGE_THERE;
-		else if ((r = rule_op(tool, "-I", bridge, sandbox, err, sizeof(err))) == 0)
-			r = PASSAGE_ADDED;
-		else
-			r = diag_fail(d, r < 0 ? r : -EIO, "%s -I " CHAIN " failed: %s", tool,
-			              err[0] ? err : "no message");
-	}
+	r = ensure_here(p, d);
 	if (saved >= 0)
 		netns_leave(saved);
 	return r;
 }
 
-int passage_remove(pid_t pid, const char *bridge, const char *sandbox, struct diag *d)
+static int remove_here(const struct passage *p, struct diag *d)
 {
 	char err[256];
-	int saved, r;
+	const char *variant = docker_variant(NULL);
+	if (!variant)
+		return 0; /* no DOCKER-USER: none were made */
+	int r = 0;
+	for (enum rule_id id = 0; id < N_RULES; id++)
+		/* -D removes one copy; there is one, unless a crash left two. */
+		for (int i = 0; i < 8 && rule_op(id, variant, "-C", p, err, sizeof(err)) == 0; i++)
+			if (rule_op(id, variant, "-D", p, err, sizeof(err)) != 0) {
+				r = diag_fail(d, -EIO, "%s%s -D failed: %s",
+				              id == INPUT6 ? "ip6tables" : "iptables", variant,
+				              err[0] ? err : "it printed nothing");
+				break;
+			}
+	return r;
+}
 
-	if (geteuid() != 0)
-		return 0; /* nobody but root made one */
-	if ((r = enter_bridge_ns(pid, bridge, &saved, NULL)) < 0)
-		return 0; /* the bridge is gone: the rule matches nothing */
-	const char *tool = docker_tool(NULL);
-	r = 0;
-	/* -D removes one copy; there is one, unless a crash left two. */
-	for (int i = 0;
-	     tool && i < 8 && rule_op(tool, "-C", bridge, sandbox, err, sizeof(err)) == 0; i++)
-		if (rule_op(tool, "-D", bridge, sandbox, err, sizeof(err)) != 0) {
-			r = diag_fail(d, -EIO, "%s -D " CHAIN " failed: %s", tool, err);
-			break;
-		}
+int passage_remove(pid_t pid, const struct passage *p, struct diag *d)
+{
+	int saved;
+
+	if (geteuid() != 0 || enter_bridge_ns(pid, p->bridge, &saved, NULL) < 0)
+		return 0; /* only root makes them; a bridge gone leaves rules matching nothing */
+	int r = remove_here(p, d);
 	if (saved >= 0)
 		netns_leave(saved);
 	return r;

@@ -303,8 +303,9 @@ static struct json_object *sidecar_request(const struct sandbox_state *s, uid_t 
 		argv[n++] = s->upstream[i];
 	}
 
-	static const char *const health[] = {"CMD", "/usr/bin/airlock", "docker", "healthcheck",
-	                                     "/run/airlock/control.sock"};
+	const char *const health[] = {
+	        "CMD", "/usr/bin/airlock",         "docker", "healthcheck", "--user",
+	        user,  "/run/airlock/control.sock"};
 	struct json_object *hc = json_object_new_object();
 	json_object_object_add(hc, "Test", strings(health, ARRAY_SIZE(health)));
 	/* Nanoseconds.  Docker's check is for `docker ps`, compose and
@@ -341,8 +342,11 @@ static struct json_object *sidecar_request(const struct sandbox_state *s, uid_t 
 	struct json_object *sysctls = json_object_new_object();
 	json_object_object_add(sysctls, "net.ipv4.ip_unprivileged_port_start",
 	                       json_object_new_string("0"));
-	/* The router never forwards (its ruleset drops what would be, too). */
+	/* The router never forwards (its ruleset drops what would be, too),
+	 * and takes nothing from the sandbox with a source it could not
+	 * answer on the same interface (its ruleset refuses those, too). */
 	json_object_object_add(sysctls, "net.ipv4.ip_forward", json_object_new_string("0"));
+	json_object_object_add(sysctls, "net.ipv4.conf.all.rp_filter", json_object_new_string("1"));
 	json_object_object_add(host, "Sysctls", sysctls);
 	json_object_object_add(host, "NetworkMode", json_object_new_string(EGRESS_NETWORK));
 	struct json_object *restart = json_object_new_object();
@@ -477,26 +481,40 @@ int topology_sidecar_start(struct docker *dk, const struct sandbox_state *s, uid
 	return e;
 }
 
-/* The internal network's bridge and the sidecar's first process, for the
- * passage rule; *ret_pid is 0 when the sidecar does not run. */
-static int passage_target(struct docker *dk, const struct topology_names *n, char bridge[16],
-                          pid_t *ret_pid, struct diag *d)
+/* The internal network's bridge and subnet and the sidecar's first
+ * process, for the passage rules; *ret_pid is 0 when the sidecar does not
+ * run. */
+static int passage_target(struct docker *dk, const char *name, struct passage *ret, pid_t *ret_pid,
+                          struct diag *d)
 {
+	struct topology_names n;
 	_cleanup_json_ struct json_object *net = NULL, *c = NULL;
 	char path[DOCKER_PATH_MAX];
-	int e = network_get(dk, n->network, &net, d);
+
+	topology_names(name, &n);
+	int e = network_get(dk, n.network, &net, d);
 	if (e < 0)
 		return e;
 	const char *named = docker_json_str(net, "Options", "com.docker.network.bridge.name", NULL);
 	const char *id = docker_json_str(net, "Id", NULL);
+	struct json_object *cfg = docker_json_get(net, "IPAM", "Config", NULL);
+	const char *subnet =
+	        json_object_is_type(cfg, json_type_array) && json_object_array_length(cfg) > 0
+	                ? docker_json_str(json_object_array_get_idx(cfg, 0), "Subnet", NULL)
+	                : NULL;
+	memset(ret, 0, sizeof(*ret));
 	if (named && named[0])
-		snprintf(bridge, 16, "%s", named);
+		snprintf(ret->bridge, sizeof(ret->bridge), "%s", named);
 	else if (id && strlen(id) >= 12)
-		snprintf(bridge, 16, "br-%.12s", id);
+		snprintf(ret->bridge, sizeof(ret->bridge), "br-%.12s", id);
 	else
-		return diag_fail(d, -EPROTO, "network %s has no id", n->network);
+		return diag_fail(d, -EPROTO, "network %s has no id", n.network);
+	if (!subnet ||
+	    snprintf(ret->subnet, sizeof(ret->subnet), "%s", subnet) >= (int)sizeof(ret->subnet))
+		return diag_fail(d, -EPROTO, "network %s has no IPv4 subnet", n.network);
+	snprintf(ret->sandbox, sizeof(ret->sandbox), "%s", name);
 	*ret_pid = 0;
-	snprintf(path, sizeof(path), "/containers/%s/json", n->sidecar);
+	snprintf(path, sizeof(path), "/containers/%s/json", n.sidecar);
 	if (docker_call(dk, "GET", path, NULL, &c, NULL) == 0)
 		*ret_pid = (pid_t)docker_json_int(c, 0, "State", "Pid", NULL);
 	return 0;
@@ -504,12 +522,19 @@ static int passage_target(struct docker *dk, const struct topology_names *n, cha
 
 int topology_passage(struct docker *dk, const char *name, struct diag *d)
 {
-	struct topology_names n;
-	char bridge[16];
+	struct passage p;
 	pid_t pid;
-	topology_names(name, &n);
-	int e = passage_target(dk, &n, bridge, &pid, d);
-	return e < 0 ? e : passage_ensure(pid, bridge, name, d);
+	int e = passage_target(dk, name, &p, &pid, d);
+	return e < 0 ? e : passage_ensure(pid, &p, d);
+}
+
+int topology_passage_remove(struct docker *dk, const char *name, struct diag *d)
+{
+	struct passage p;
+	pid_t pid;
+	if (passage_target(dk, name, &p, &pid, NULL) < 0)
+		return 0; /* no network: no bridge for rules to match */
+	return passage_remove(pid, &p, d);
 }
 
 int topology_egress_release(struct docker *dk, struct diag *d)
@@ -533,11 +558,6 @@ int topology_remove(struct docker *dk, const char *name, struct diag *d)
 	int e;
 
 	topology_names(name, &n);
-	char bridge[16];
-	pid_t pid;
-	if (passage_target(dk, &n, bridge, &pid, NULL) == 0 &&
-	    (e = passage_remove(pid, bridge, name, d)) < 0)
-		return e;
 	if ((e = topology_container_remove(dk, name, d)) < 0 ||
 	    (e = topology_container_remove(dk, n.sidecar, d)) < 0 ||
 	    (e = delete_network(dk, n.network, d)) < 0)

@@ -95,11 +95,15 @@ int topology_internal_ensure(struct docker *dk, const char *name, const char *wa
 int topology_sidecar_start(struct docker *dk, const struct sandbox_state *s, uid_t uid, gid_t gid,
                            struct diag *d);
 
-/* The host rule that lets NAME's workload reach its sidecar as a router
- * (docker/passage.h): a passage_state, or a negative errno with `d` saying
- * why it could not be made - then what the workload sends past the sidecar
- * is still dropped, by Docker, but unlogged. */
+/* The host rules of NAME's internal bridge (docker/passage.h): the number
+ * added, or a negative errno with `d` saying why they could not be made -
+ * then what the workload sends past the sidecar is still dropped, by
+ * Docker, but unlogged. */
 int topology_passage(struct docker *dk, const char *name, struct diag *d);
+
+/* Take them away (while the sidecar runs, its shim shows the daemon's
+ * namespace); 0 when there were none. */
+int topology_passage_remove(struct docker *dk, const char *name, struct diag *d);
 
 /* Remove a container by name or id, stopping it (force); 0 if it was not
  * there. */
@@ -110,9 +114,8 @@ int topology_container_remove(struct docker *dk, const char *name, struct diag *
 int topology_container_exists(struct docker *dk, const char *name, bool *ret_running,
                               struct diag *d);
 
-/* Remove the passage rule, workload, sidecar and internal network of NAME,
- * and airlock-egress when no container uses it.  What is already gone is
- * not an error. */
+/* Remove workload, sidecar and internal network of NAME, and airlock-egress
+ * when no container uses it.  What is already gone is not an error. */
 int topology_remove(struct docker *dk, const char *name, struct diag *d);
 
 /* Remove airlock-egress if no container is attached to it. */

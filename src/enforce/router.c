@@ -21,7 +21,7 @@ static uint32_t be32(const uint8_t a[4])
 }
 
 int router_find(const uint8_t router_addr[4], char ifname[16], uint8_t local_addr[4],
-                struct diag *d)
+                uint8_t *ret_prefix, struct diag *d)
 {
 	struct ifaddrs *all;
 	char text[INET_ADDRSTRLEN];
@@ -37,6 +37,8 @@ int router_find(const uint8_t router_addr[4], char ifname[16], uint8_t local_add
 		const struct sockaddr_in *a = (const void *)i->ifa_addr;
 		const struct sockaddr_in *m = (const void *)i->ifa_netmask;
 		uint32_t own = ntohl(a->sin_addr.s_addr), mask = ntohl(m->sin_addr.s_addr);
+		if (mask == 0xffffffff)
+			continue; /* a host address: ours, from an earlier setup, or none of ours */
 		if (own == want) {
 			r = diag_fail(d, -EEXIST,
 			              "%s is already %s's own address: this network's gateway "
@@ -44,10 +46,11 @@ int router_find(const uint8_t router_addr[4], char ifname[16], uint8_t local_add
 			              text, i->ifa_name);
 			break;
 		}
-		if (mask == 0xffffffff || (own & mask) != (want & mask) || r == 0)
+		if ((own & mask) != (want & mask) || r == 0)
 			continue;
 		snprintf(ifname, 16, "%s", i->ifa_name);
 		memcpy(local_addr, &a->sin_addr.s_addr, 4);
+		*ret_prefix = (uint8_t)__builtin_popcount(mask);
 		r = 0;
 	}
 	freeifaddrs(all);
@@ -63,6 +66,7 @@ int router_setup(const struct router_config *c, int *ret_nflog_fd, struct diag *
 	        .dns_port = c->dns_port,
 	        .transparent_port = c->transparent_port,
 	        .nflog_group = c->nflog_group,
+	        .prefix = c->prefix,
 	};
 	int e;
 

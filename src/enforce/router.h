@@ -26,17 +26,19 @@
 
 #include "util/diag.h"
 
-/* The interface whose IPv4 subnet holds `router_addr`, and its own address
- * there (where the gateway's listeners must be).  -ENOENT when no
- * interface's subnet holds it; -EEXIST when an interface already has it as
- * its own address (a network whose gateway address is held: taking it
- * would steal it). */
+/* The interface whose IPv4 subnet holds `router_addr`, its own address
+ * there (where the gateway's listeners must be) and the subnet's prefix.
+ * -ENOENT when no interface's subnet holds it; -EEXIST when an interface
+ * has it as its address on a network (a network whose gateway address is
+ * held: taking it would steal it).  The address as a /32, as router_setup
+ * adds it, is not that: a second call finds the same. */
 int router_find(const uint8_t router_addr[4], char ifname[16], uint8_t local_addr[4],
-                struct diag *d);
+                uint8_t *ret_prefix, struct diag *d);
 
 struct router_config {
 	char ifname[16];           /* router_find's */
 	uint8_t local_addr[4];     /* router_find's: the listeners' address */
+	uint8_t prefix;            /* router_find's */
 	uint8_t router_addr[4];    /* the address to take */
 	uint16_t dns_port;         /* 0: no DNS listener there (port 53 dropped) */
 	uint16_t transparent_port; /* the transparent listener's */

@@ -2,7 +2,6 @@
 #include "enforce/ruleset.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -271,9 +270,13 @@ static bool plain_ifname(const char *name)
 	size_t n = strnlen(name, 16);
 	if (n == 0 || n >= 16)
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)name[i]) && !strchr(".-_", name[i]))
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		bool alnum =
+		        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && c != '.' && c != '-' && c != '_')
 			return false;
+	}
 	return true;
 }
 
@@ -289,6 +292,17 @@ int ruleset_render_router(const struct ruleset_router_spec *s, char *buf, size_t
 		return diag_fail(d, -EINVAL, "interface name '%.16s' is not one", s->ifname);
 	if (!s->transparent_port)
 		return diag_fail(d, -EINVAL, "a router needs a transparent listener");
+	static const uint8_t none[4];
+	if (memcmp(s->gateway_addr, none, 4) == 0)
+		return diag_fail(d, -EINVAL, "a router needs the gateway's address");
+	if (s->prefix < 8 || s->prefix > 30)
+		return diag_fail(d, -EINVAL, "network prefix /%u: expected 8 to 30", s->prefix);
+	uint32_t mask = ~0u << (32 - s->prefix),
+	         host = (uint32_t)s->gateway_addr[0] << 24 | (uint32_t)s->gateway_addr[1] << 16 |
+	                (uint32_t)s->gateway_addr[2] << 8 | s->gateway_addr[3];
+	uint32_t net = htonl(host & mask);
+	char subnet[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &net, subnet, sizeof(subnet));
 	inet_ntop(AF_INET, s->gateway_addr, gw, sizeof(gw));
 	put_head(&o);
 
@@ -304,27 +318,26 @@ int ruleset_render_router(const struct ruleset_router_spec *s, char *buf, size_t
 	    gw, gw, s->transparent_port);
 	put(&o, "\t}\n");
 
-	put(&o, "\n\t# What the sandbox sends: TCP and DNS go on; the rest is counted,\n"
-	        "\t# logged and dropped before routing sees it.\n");
+	put(&o, "\n\t# What the sandbox sends: a forged source is refused first (the answer\n"
+	        "\t# would go out to whoever it names); TCP and DNS go on; the rest is\n"
+	        "\t# counted, logged and dropped before routing sees it.\n");
 	put(&o,
 	    "\tchain filter_in {\n"
 	    "\t\ttype filter hook prerouting priority -150; policy accept;\n"
 	    "\t\tiifname != \"%s\" accept\n"
+	    "\t\tip saddr != %s/%u jump refuse\n"
+	    "\t\tct state invalid drop\n"
 	    "\t\tmeta nfproto ipv4 meta l4proto 6 accept\n",
-	    s->ifname);
+	    s->ifname, subnet, s->prefix);
 	if (s->dns_port)
 		put(&o, "\t\tmeta nfproto ipv4 udp dport 53 accept\n");
 	put(&o, "\t\ticmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, "
 	        "mld-listener-report, mld2-listener-report } drop\n");
 	put_refusals(&o, s->nflog_group);
-	put(&o, "\n\t# Never a router for real: nothing passes through to or from the sandbox.\n");
-	put(&o,
-	    "\tchain forward {\n"
-	    "\t\ttype filter hook forward priority -150; policy accept;\n"
-	    "\t\tiifname \"%s\" drop\n"
-	    "\t\toifname \"%s\" drop\n"
-	    "\t}\n",
-	    s->ifname, s->ifname);
+	put(&o, "\n\t# Never a router for real: nothing is forwarded, whatever the sysctl says.\n");
+	put(&o, "\tchain forward {\n"
+	        "\t\ttype filter hook forward priority -150; policy drop;\n"
+	        "\t}\n");
 	put_tail(&o);
 	return finish(&o, size, d);
 }

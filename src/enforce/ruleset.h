@@ -54,14 +54,20 @@
  *                   its transparent listener (`transparent_port`); dnat to
  *                   that address, not `redirect`, which would pick the
  *                   interface's first address, whichever that is.
- *   filter prerouting  arriving on `ifname`: TCP and UDP port 53 (IPv4) go
- *                   on (to the listeners, or refused by the kernel with a
- *                   reset); IPv6 neighbour discovery and listener reports are
- *                   dropped quietly (the link's chatter, no attempt); the
- *                   rest is counted, logged and dropped as above, before
- *                   routing could answer it with an ICMP error.
- *   filter forward  whatever would be routed in or out by `ifname` is
- *                   dropped, should forwarding ever be switched on.
+ *   filter prerouting  arriving on `ifname`: a source outside the
+ *                   network (`gateway_addr`/`prefix`) is logged and dropped
+ *                   first - a forged source would get the answers, sent out
+ *                   the sidecar's way to the internet; packets conntrack
+ *                   finds invalid (stray segments of closed flows) are
+ *                   dropped quietly; then all IPv4 TCP goes on (to the
+ *                   listeners, or refused by the kernel with a reset) and
+ *                   UDP port 53; IPv6 neighbour discovery and listener
+ *                   reports are dropped quietly (the link's chatter, no
+ *                   attempt); the rest is counted, logged and dropped as
+ *                   above, before routing could answer it with an ICMP
+ *                   error.
+ *   filter forward  policy drop: the router never routes, should
+ *                   forwarding ever be switched on.
  *
  * The table is replaced atomically ("add table; delete table; table {...}"
  * in one transaction), so applying twice leaves one table.
@@ -121,6 +127,7 @@ struct ruleset_inplace_spec {
 struct ruleset_router_spec {
 	char ifname[16];         /* the sandbox network's interface (IFNAMSIZ) */
 	uint8_t gateway_addr[4]; /* the gateway's own address on it: its listeners */
+	uint8_t prefix;          /* the network's prefix length (8 to 30) */
 	uint16_t dns_port;       /* 0: port 53 is dropped like any UDP */
 	uint16_t transparent_port;
 	int nflog_group; /* 0..65535, or -1: count only */
@@ -140,7 +147,8 @@ int ruleset_render_inplace(const struct ruleset_inplace_spec *spec, char *buf, s
 
 /* Render the router ruleset.  The same returns, and -EINVAL for an
  * interface name that is empty, too long or not plain (letters, digits,
- * '.', '-', '_'; it is written between quotes) or a transparent_port of 0. */
+ * '.', '-', '_'; it is written between quotes), a gateway_addr of 0.0.0.0,
+ * a prefix out of range or a transparent_port of 0. */
 int ruleset_render_router(const struct ruleset_router_spec *spec, char *buf, size_t size,
                           struct diag *d);
 

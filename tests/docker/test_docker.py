@@ -276,15 +276,29 @@ def raw_traffic_intercepted(env):
     check(udp and udp[0].get("origin") == "sandbox firewall" and udp[0].get("port") == 7,
           f"udp record {udp}")
     # What lets those packets reach the sidecar past Docker's isolation of
-    # internal networks (br_netfilter is on here): one rule for the bridge.
-    bridge = "br-" + env.dk.api("GET", "/networks/airlock-int-web")["Id"][:12]
-    user = [l for l in env.rules()[0].splitlines() if l.startswith("-A DOCKER-USER")]
-    mine = [l for l in user if f"-i {bridge} -o {bridge}" in l and "ACCEPT" in l]
-    check(len(mine) == 1 and len(user) == 2, f"DOCKER-USER: {user}")
-    p = env.airlock("reset", "web")
-    check(p.returncode == 0, f"reset: {p.stderr}")
-    user = [l for l in env.rules()[0].splitlines() if l.startswith("-A DOCKER-USER")]
-    check(len(user) == 2, f"DOCKER-USER after a reset: {user}")
+    # internal networks (br_netfilter is on here): the bridge's own
+    # addresses to anywhere, and the replies; and nothing from the bridge
+    # for the host itself (docker/passage.h).
+    net = env.dk.api("GET", "/networks/airlock-int-web")
+    bridge, subnet = "br-" + net["Id"][:12], net["IPAM"]["Config"][0]["Subnet"]
+
+    def host_rules():
+        lines = env.rules()[0].splitlines()
+        return ([l for l in lines if l.startswith("-A DOCKER-USER")],
+                [l for l in lines if l.startswith("-A INPUT")])
+
+    want = [f"-A DOCKER-USER -d {subnet} -i {bridge} -o {bridge} -m conntrack --ctstate "
+            "RELATED,ESTABLISHED",
+            f"-A DOCKER-USER -s {subnet} -i {bridge} -o {bridge} -m comment", "-A DOCKER-USER -j RETURN"]
+    for _ in range(2):
+        user, inp = host_rules()
+        check(len(user) == 3 and all(u.startswith(w) for u, w in zip(user, want)),
+              f"DOCKER-USER: {user}")
+        check(len(inp) == 1 and inp[0].startswith(f"-A INPUT -i {bridge} ") and
+              inp[0].endswith("-j DROP"), f"INPUT: {inp}")
+        # A second time, after a reset: the same rules, once.
+        p = env.airlock("reset", "web")
+        check(p.returncode == 0, f"reset: {p.stderr}")
 
 
 def host_out_of_reach(env):

@@ -13,6 +13,15 @@
  *                               else a raw socket)
  *   raw ADDR PROTO DATA         a raw IP socket of protocol PROTO
  *   packet DATA                 an AF_PACKET socket on every interface
+ *   spoof SRC DST PORT NAME     a DNS query for NAME (type A) in a UDP
+ *                               datagram from port 7 of forged IPv4 source
+ *                               SRC to DST:PORT (IPPROTO_RAW): whose answer
+ *                               would go to SRC
+ *   frame MAC DST PORT DATA     an Ethernet frame to MAC on the first
+ *                               interface that is not lo, holding an IPv4
+ *                               UDP datagram from that interface's address
+ *                               to DST:PORT: what reaches a host (or anyone)
+ *                               beside the routing table
  *   dns SERVER NAME TYPE [tcp]  a query for NAME (dots separate labels;
  *                               \xNN is any byte, so labels may hold NULs or
  *                               be longer than 63) of TYPE (A, AAAA, TXT,
@@ -38,19 +47,24 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
+#include <net/if.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -636,14 +650,122 @@ static int do_nft(char **argv)
 	return 0;
 }
 
+/* ---- forged packets ---------------------------------------------------------- */
+
+static uint16_t ip_checksum(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint32_t sum = 0;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
+/* IPv4 + UDP headers and `payload` into out; its length.  UDP's checksum is
+ * left 0 (none, which IPv4 allows). */
+static size_t build_udp4(uint8_t *out, size_t size, struct in_addr src, struct in_addr dst,
+                         uint16_t sport, uint16_t dport, const uint8_t *payload, size_t len)
+{
+	struct iphdr ip = {0};
+	struct udphdr udp = {0};
+	size_t total = sizeof(ip) + sizeof(udp) + len;
+	if (total > size)
+		return 0;
+	ip.version = 4;
+	ip.ihl = 5;
+	ip.ttl = 64;
+	ip.protocol = IPPROTO_UDP;
+	ip.tot_len = htons((uint16_t)total);
+	ip.id = htons(0x4242);
+	ip.saddr = src.s_addr;
+	ip.daddr = dst.s_addr;
+	ip.check = ip_checksum(&ip, sizeof(ip));
+	udp.source = htons(sport);
+	udp.dest = htons(dport);
+	udp.len = htons((uint16_t)(sizeof(udp) + len));
+	memcpy(out, &ip, sizeof(ip));
+	memcpy(out + sizeof(ip), &udp, sizeof(udp));
+	memcpy(out + sizeof(ip) + sizeof(udp), payload, len);
+	return total;
+}
+
+static int do_spoof(char **argv)
+{
+	struct in_addr src, dst;
+	uint8_t query[1024], pkt[1200];
+	if (inet_pton(AF_INET, argv[0], &src) != 1 || inet_pton(AF_INET, argv[1], &dst) != 1)
+		return 2;
+	size_t qlen = build_query(argv[3], 1, query, sizeof(query));
+	size_t n = build_udp4(pkt, sizeof(pkt), src, dst, 7, (uint16_t)strtol(argv[2], NULL, 10),
+	                      query, qlen);
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (fd < 0)
+		return fail_errno("socket");
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = dst};
+	if (n == 0 || sendto(fd, pkt, n, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+		return fail_errno("sendto");
+	printf("sent spoofed\n");
+	return 0;
+}
+
+static int do_frame(char **argv)
+{
+	unsigned mac[6];
+	struct in_addr dst;
+	uint8_t data[256], frame[1514];
+	if (sscanf(argv[0], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4],
+	           &mac[5]) != 6 ||
+	    inet_pton(AF_INET, argv[1], &dst) != 1)
+		return 2;
+	struct if_nameindex *all = if_nameindex(), *i;
+	for (i = all; i && i->if_index && strcmp(i->if_name, "lo") == 0; i++)
+		;
+	if (!i || !i->if_index) {
+		printf("error no interface\n");
+		return 1;
+	}
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP));
+	if (fd < 0)
+		return fail_errno("socket");
+	struct ifreq ifr = {0};
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->if_name);
+	int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		return fail_errno("SIOCGIFHWADDR");
+	memcpy(frame + 6, ifr.ifr_hwaddr.sa_data, 6);
+	if (ioctl(udp, SIOCGIFADDR, &ifr) < 0)
+		return fail_errno("SIOCGIFADDR");
+	struct in_addr src = ((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr;
+	for (int k = 0; k < 6; k++)
+		frame[k] = (uint8_t)mac[k];
+	frame[12] = 0x08; /* ETH_P_IP */
+	frame[13] = 0x00;
+	size_t len = unescape(argv[3], data, sizeof(data));
+	size_t n = build_udp4(frame + 14, sizeof(frame) - 14, src, dst, 7,
+	                      (uint16_t)strtol(argv[2], NULL, 10), data, len);
+	struct sockaddr_ll ll = {.sll_family = AF_PACKET,
+	                         .sll_protocol = htons(ETH_P_IP),
+	                         .sll_ifindex = (int)i->if_index,
+	                         .sll_halen = 6};
+	memcpy(ll.sll_addr, frame, 6);
+	if (sendto(fd, frame, 14 + n, 0, (struct sockaddr *)&ll, sizeof(ll)) < 0)
+		return fail_errno("sendto");
+	printf("sent frame on %s\n", i->if_name);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
 		int args;
-	} cmds[] = {{"tcp", 3},  {"udp", 3},     {"icmp", 2}, {"raw", 3}, {"packet", 1},
-	            {"dns", 3},  {"dnswire", 2}, {"http", 3}, {"tls", 3}, {"connect", 3},
-	            {"unix", 1}, {"write", 2},   {"nft", 0}};
+	} cmds[] = {{"tcp", 3},  {"udp", 3},     {"icmp", 2}, {"raw", 3},   {"packet", 1},
+	            {"dns", 3},  {"dnswire", 2}, {"http", 3}, {"tls", 3},   {"connect", 3},
+	            {"unix", 1}, {"write", 2},   {"nft", 0},  {"spoof", 4}, {"frame", 4}};
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2)
 		goto usage;
@@ -681,11 +803,17 @@ int main(int argc, char **argv)
 			return do_write(a);
 		case 12:
 			return do_nft(a);
+		case 13:
+			return do_spoof(a);
+		case 14:
+			return do_frame(a);
 		}
 	}
 usage:
-	fprintf(stderr, "usage: attacker "
-	                "tcp|udp|icmp|raw|packet|dns|dnswire|http|tls|connect|unix|write|nft ARGS "
-	                "(see attacker.c)\n");
+	fprintf(stderr,
+	        "usage: attacker "
+	        "tcp|udp|icmp|raw|packet|spoof|frame|dns|dnswire|http|tls|connect|unix|write|"
+	        "nft ARGS "
+	        "(see attacker.c)\n");
 	return 2;
 }

@@ -279,12 +279,48 @@ class DockerTopology(Topology):
         return {"listener": self.nb_ip, "port": 3128,
                 "control": os.path.join(self.state, "docker", "neighbour", "run", "control.sock")}
 
+    def host_listener(self):
+        """A UDP listener on every address of the daemon's namespace (the
+        "host"), started on first use; what it receives goes where saw()
+        reads it.  With the MAC of the internal bridge's host side."""
+        if not hasattr(self, "host_srv"):
+            self.host_file = os.path.join(self.net.tmpdir, "host-received")
+            self.host_srv = self.net.gateway.popen(
+                [sys.executable, "-c", HOST_LISTENER, self.host_file], stdout=subprocess.PIPE)
+            if self.host_srv.stdout.readline().strip() != b"listening":
+                raise RuntimeError("the host's listener did not start")
+            br = "br-" + self.dk.api("GET", "/networks/airlock-int-battery")["Id"][:12]
+            mac = self.dk.netns(["cat", f"/sys/class/net/{br}/address"]).stdout.strip()
+            self.host = {"mac": mac, "addr": A.uplink, "port": 17007}
+        return self.host
+
+    def saw(self, token):
+        try:
+            with open(self.host_file, "rb") as f:
+                return ["the host's listener"] if token.encode() in f.read() else []
+        except (AttributeError, FileNotFoundError):
+            return []
+
     def close(self):
+        if hasattr(self, "host_srv"):
+            self.net.stop(self.host_srv)
         if hasattr(self, "nb_ip"):
             self.docker_cli("rm", "neighbour")
         self.docker_cli("rm", "battery")
         self.dk.close()
 
+
+# The host's UDP listener (docker): what arrives goes to argv[1].
+HOST_LISTENER = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 17007))
+print("listening", flush=True)
+while True:
+    data, _ = s.recvfrom(4096)
+    with open(sys.argv[1], "ab") as f:
+        f.write(data)
+"""
 
 # The attempts whose second word is where they go.
 TARGETED = ("tcp", "udp", "icmp", "raw", "dns", "dnswire", "http", "tls", "connect")

@@ -339,6 +339,7 @@ static void test_buffer_too_small(void **state)
 static const struct ruleset_router_spec router = {
         .ifname = "eth1",
         .gateway_addr = {198, 18, 129, 2},
+        .prefix = 24,
         .dns_port = 53,
         .transparent_port = 3129,
         .nflog_group = 7,
@@ -364,10 +365,13 @@ static void test_golden_router(void **state)
 	/* Other interfaces (the sidecar's way out) untouched; the rest of the
 	 * sandbox's traffic counted, logged, dropped; nothing forwarded. */
 	assert_int_equal(count_of(text, "iifname != \"eth1\" accept\n"), 1);
-	assert_int_equal(count_of(text, "jump refuse"), 4);
+	/* A forged source is refused before anything is accepted. */
+	assert_true(strstr(text, "ip saddr != 198.18.129.0/24 jump refuse\n") != NULL);
+	assert_true(strstr(text, "ip saddr != 198.18.129.0/24 jump refuse\n") <
+	            strstr(text, "meta l4proto 6 accept\n"));
+	assert_int_equal(count_of(text, "jump refuse"), 5);
 	assert_int_equal(count_of(text, "log group 7\n"), 1);
-	assert_int_equal(count_of(text, "type filter hook forward priority -150; policy accept;\n"
-	                                "\t\tiifname \"eth1\" drop\n\t\toifname \"eth1\" drop\n"),
+	assert_int_equal(count_of(text, "type filter hook forward priority -150; policy drop;\n"),
 	                 1);
 	assert_true(strncmp(text, "add table inet airlock\ndelete table inet airlock\n", 46) == 0);
 
@@ -401,6 +405,16 @@ static void test_router_errors(void **state)
 	s.transparent_port = 0;
 	assert_int_equal(ruleset_render_router(&s, text, sizeof(text), &d), -EINVAL);
 	assert_string_equal(d.msg, "a router needs a transparent listener");
+	s = router;
+	memset(s.gateway_addr, 0, 4);
+	assert_int_equal(ruleset_render_router(&s, text, sizeof(text), &d), -EINVAL);
+	assert_string_equal(d.msg, "a router needs the gateway's address");
+	for (unsigned p = 0; p <= 32; p += 31) {
+		s = router;
+		s.prefix = (uint8_t)p;
+		assert_int_equal(ruleset_render_router(&s, text, sizeof(text), &d), -EINVAL);
+		assert_non_null(strstr(d.msg, "expected 8 to 30"));
+	}
 	s = router;
 	s.nflog_group = 65536;
 	assert_int_equal(ruleset_render_router(&s, text, sizeof(text), &d), -EINVAL);
@@ -1671,15 +1685,15 @@ static int router_checks(struct child *k)
 		snprintf(k->msg, sizeof(k->msg), "cannot make a veth pair with ip(8) here");
 		return NS_SKIP;
 	}
-	if (router_find(elsewhere, c.ifname, c.local_addr, &d) != -ENOENT ||
+	if (router_find(elsewhere, c.ifname, c.local_addr, &c.prefix, &d) != -ENOENT ||
 	    !strstr(d.msg, "no interface is on a network holding 10.9.9.1"))
 		return child_fail(k, "10.9.9.1 found a network: %s", d.msg);
-	if (router_find(own, c.ifname, c.local_addr, &d) != -EEXIST)
+	if (router_find(own, c.ifname, c.local_addr, &c.prefix, &d) != -EEXIST)
 		return child_fail(k, "an interface's own address was taken for a router");
-	if (router_find(gateway, c.ifname, c.local_addr, &d) < 0)
+	if (router_find(gateway, c.ifname, c.local_addr, &c.prefix, &d) < 0)
 		return child_fail(k, "router_find: %s", d.msg);
-	if (strcmp(c.ifname, "eth1") != 0 || memcmp(c.local_addr, own, 4) != 0)
-		return child_fail(k, "router_find gave %s", c.ifname);
+	if (strcmp(c.ifname, "eth1") != 0 || memcmp(c.local_addr, own, 4) != 0 || c.prefix != 24)
+		return child_fail(k, "router_find gave %s /%u", c.ifname, c.prefix);
 	for (int round = 0; round < 2; round++) {
 		if (router_setup(&c, &fd, &d) < 0)
 			return child_fail(k, "router_setup %d: %s", round + 1, d.msg);
@@ -1700,9 +1714,12 @@ static int router_checks(struct child *k)
 	if (!strstr(all, "inet 198.18.129.1/32") || !strstr(all, "inet 198.18.129.2/24") ||
 	    count_of(all, "inet ") != 2)
 		return child_fail(k, "eth1's addresses: %s", all);
-	/* Taken now: a second router on this network would be refused. */
-	if (router_find(gateway, c.ifname, c.local_addr, &d) != -EEXIST)
-		return child_fail(k, "the address, once taken, was found free");
+	/* The /32 it took is not "taken by someone": a second run finds the
+	 * same interface (and router_setup changes nothing, above). */
+	struct router_config again = c;
+	if (router_find(gateway, again.ifname, again.local_addr, &again.prefix, &d) < 0 ||
+	    strcmp(again.ifname, "eth1") != 0)
+		return child_fail(k, "router_find after the setup: %s", d.msg);
 	return NS_OK;
 }
 
