@@ -449,6 +449,13 @@ static void sandbox_line(struct each *e, const char *name)
 		     "the workload runs but its gateway does not serve, so it reaches nothing: "
 		     "'airlock docker reset %s'",
 		     name);
+	else if (geteuid() == 0 && topology_passage_missing(e->dk, name, NULL) > 0)
+		/* Gone with a reboot, or someone's flush. */
+		line(e->dr, WARN, what,
+		     "gateway serving at %s, but its host rules are missing: what it sends "
+		     "past the gateway is dropped unlogged, and the host takes frames from it: "
+		     "'airlock docker reset %s'",
+		     s.ip, name);
 	else
 		line(e->dr, OK, what, "running, gateway serving at %s; %s%s", s.ip, own, in_force);
 }

@@ -404,6 +404,14 @@ static void service(struct out *o, const struct compose_file *f, const struct co
 	put(o, ":\n    networks:\n      %s: {}\n    dns: ", COMPOSE_INTERNAL);
 	const char *dns[] = {plan->sidecar};
 	flow_list(o, dns, 1);
+	/* Without CAP_NET_RAW (Docker's default set has it) no frame goes
+	 * straight to the bridge's own MAC, which the host would take for
+	 * itself: `airlock docker run` keeps the bridge off the host with a
+	 * host rule, which nothing makes for a compose project.  Compose
+	 * merges this with the service's own cap_drop. */
+	static const char *const no_raw[] = {"NET_RAW"};
+	put(o, "\n    cap_drop: ");
+	flow_list(o, no_raw, 1);
 	put(o, "\n    environment:\n");
 	static const char *const proxies[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
 	                                      "https_proxy"};

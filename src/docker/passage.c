@@ -135,23 +135,40 @@ static int enter_bridge_ns(pid_t pid, const char *bridge, int *ret_saved, struct
 	                 "bridge %s is in neither the daemon's network namespace nor ours", bridge);
 }
 
-/* The rules that apply here: the DOCKER-USER pair only with br_netfilter. */
-static bool wanted(enum rule_id id, bool brnf)
+/* Whether ip6tables of this variant works here (a host with IPv6 off has
+ * nothing for the IPv6 rule to guard). */
+static bool ip6tables_usable(const char *variant)
 {
-	return id == INPUT4 || id == INPUT6 || brnf;
+	char tool[32], out[256], err[256];
+	snprintf(tool, sizeof(tool), "ip6tables%s", variant);
+	char *argv[] = {tool, (char *)"-w", (char *)"5", (char *)"-S", (char *)"INPUT", NULL};
+	return iptables_exec(argv, NULL, out, sizeof(out), err, sizeof(err)) == 0;
 }
 
-static int ensure_here(const struct passage *p, struct diag *d)
+/* The rules that apply here: the DOCKER-USER pair only with br_netfilter,
+ * the IPv6 one only where ip6tables works. */
+static bool wanted(enum rule_id id, bool brnf, bool ipv6)
+{
+	return id == INPUT4 || (id == INPUT6 && ipv6) || (id != INPUT6 && brnf);
+}
+
+/* Check every rule that belongs here and, with `add`, insert those
+ * missing: how many were missing. */
+static int ensure_here(const struct passage *p, bool add, struct diag *d)
 {
 	char err[256];
 	const char *variant = docker_variant(d);
 	if (!variant)
 		return -ENOENT;
-	bool brnf = br_netfilter_on();
+	bool brnf = br_netfilter_on(), ipv6 = ip6tables_usable(variant);
 	int added = 0;
 	for (enum rule_id id = 0; id < N_RULES; id++) {
-		if (!wanted(id, brnf) || rule_op(id, variant, "-C", p, err, sizeof(err)) == 0)
+		if (!wanted(id, brnf, ipv6) || rule_op(id, variant, "-C", p, err, sizeof(err)) == 0)
 			continue;
+		if (!add) {
+			added++;
+			continue;
+		}
 		int r = rule_op(id, variant, "-I", p, err, sizeof(err));
 		if (r != 0)
 			return diag_fail(d, r < 0 ? r : -EIO, "%s%s -I failed: %s",
@@ -162,7 +179,7 @@ static int ensure_here(const struct passage *p, struct diag *d)
 	return added;
 }
 
-int passage_ensure(pid_t pid, const struct passage *p, struct diag *d)
+static int ensure(pid_t pid, const struct passage *p, bool add, struct diag *d)
 {
 	int saved, r;
 
@@ -170,10 +187,20 @@ int passage_ensure(pid_t pid, const struct passage *p, struct diag *d)
 		return diag_fail(d, -EPERM, "the host's rules for the internal bridge need root");
 	if ((r = enter_bridge_ns(pid, p->bridge, &saved, d)) < 0)
 		return r;
-	r = ensure_here(p, d);
+	r = ensure_here(p, add, d);
 	if (saved >= 0)
 		netns_leave(saved);
 	return r;
+}
+
+int passage_ensure(pid_t pid, const struct passage *p, struct diag *d)
+{
+	return ensure(pid, p, true, d);
+}
+
+int passage_missing(pid_t pid, const struct passage *p, struct diag *d)
+{
+	return ensure(pid, p, false, d);
 }
 
 static int remove_here(const struct passage *p, struct diag *d)

@@ -17,7 +17,8 @@
  *   -i BR -o BR -d SUBNET -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
  *           the sidecar's replies to those flows.
  *
- * And one rule per family in INPUT, whether br_netfilter is on or not:
+ * And one rule per family in INPUT (IPv6 where ip6tables works), whether
+ * br_netfilter is on or not:
  *
  *   -i BR -j DROP
  *           a frame sent to the bridge's own MAC (a packet socket can) with
@@ -50,6 +51,10 @@ struct passage {
  * number of rules added (0: all were there), or a negative errno with `d`
  * saying what is missing (root, the bridge, iptables, DOCKER-USER). */
 int passage_ensure(pid_t pid, const struct passage *p, struct diag *d);
+
+/* How many of the rules that belong here are missing (0: all in place), or
+ * a negative errno with `d` saying why it cannot tell (not root...). */
+int passage_missing(pid_t pid, const struct passage *p, struct diag *d);
 
 /* Take every copy of the rules away.  0, also when there were none or the
  * bridge is gone (its rules match nothing then); a negative errno with `d`

@@ -528,6 +528,14 @@ int topology_passage(struct docker *dk, const char *name, struct diag *d)
 	return e < 0 ? e : passage_ensure(pid, &p, d);
 }
 
+int topology_passage_missing(struct docker *dk, const char *name, struct diag *d)
+{
+	struct passage p;
+	pid_t pid;
+	int e = passage_target(dk, name, &p, &pid, d);
+	return e < 0 ? e : passage_missing(pid, &p, d);
+}
+
 int topology_passage_remove(struct docker *dk, const char *name, struct diag *d)
 {
 	struct passage p;

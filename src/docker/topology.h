@@ -101,6 +101,9 @@ int topology_sidecar_start(struct docker *dk, const struct sandbox_state *s, uid
  * Docker, but unlogged. */
 int topology_passage(struct docker *dk, const char *name, struct diag *d);
 
+/* How many of them are missing (passage_missing). */
+int topology_passage_missing(struct docker *dk, const char *name, struct diag *d);
+
 /* Take them away (while the sidecar runs, its shim shows the daemon's
  * namespace); 0 when there were none. */
 int topology_passage_remove(struct docker *dk, const char *name, struct diag *d);

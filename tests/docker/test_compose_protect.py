@@ -231,6 +231,9 @@ def compose_up_confines(env):
     env.compose_app = app
     net = env.dk.inspect(app)["NetworkSettings"]["Networks"]
     check(list(net) == ["airlockct_airlock-internal"], f"app's networks {list(net)}")
+    # No raw frames to the bridge's own MAC, which the host would take.
+    drops = env.dk.inspect(app)["HostConfig"].get("CapDrop") or []
+    check("NET_RAW" in drops or "CAP_NET_RAW" in drops, f"app's CapDrop {drops}")
     env.net.clear_logs()
     rc, code, err = env.curl(app, "https://allowed.test/")
     check(rc == 0 and code == "200", f"allowed: exit {rc} {code} {err}")
@@ -408,6 +411,22 @@ def doctor_reports(env):
     for w in want:
         check(re.search(w, out, re.M), f"no line like {w!r} in:\n{out}")
     check(all(re.match(r"^(ok|warn|fail)  |^doctor: ", l) for l in out.splitlines()), out)
+    # The bridge's host rules gone (a reboot, a flush): a warning saying what
+    # to do, and `reset` puts them back.
+    bridge = "br-" + env.dk.api("GET", "/networks/airlock-int-web")["Id"][:12]
+    drop = [w for w in env.dk.netns(["iptables", "-S", "INPUT"]).stdout.splitlines()
+            if f"-i {bridge} " in w]
+    check(len(drop) == 1, f"INPUT rules for {bridge}: {drop}")
+    p = env.dk.netns(["sh", "-c", "iptables " + drop[0].replace("-A INPUT", "-D INPUT", 1)])
+    check(p.returncode == 0, f"deleting {drop[0]}: {p.stderr}")
+    p = env.top("doctor")
+    check(re.search(r"^warn  sandbox web \(docker\): gateway serving at \S+, but its host "
+                    r"rules are missing.*'airlock docker reset web'", p.stdout, re.M), p.stdout)
+    p = env.airlock("reset", "web")
+    check(p.returncode == 0, f"reset: {p.stderr}")
+    p = env.top("doctor")
+    check(re.search(r"^ok    sandbox web \(docker\): running, gateway serving", p.stdout, re.M),
+          p.stdout)
     # A sidecar gone: a warning that says what to do; still exit 0.
     env.dk.docker(["kill", "airlock-gw-web"])
     p = env.top("doctor")
