@@ -199,8 +199,15 @@ def sidecar_hardened(env):
         check(int(status[cap].strip(), 16) == 0, f"{cap} {status[cap].strip()}")
     check(status["NoNewPrivs"].strip() == "1", "NoNewPrivs not set")
     check(status["Uid"].split()[0] == "65532", f"uid {status['Uid']}")
-    p = env.exec("airlock-gw-web", "/usr/bin/airlock", "docker", "healthcheck", "/tmp/x")
-    check(p.returncode != 0, "a healthcheck on a missing socket passed")
+    p = env.exec("airlock-gw-web", "/usr/bin/airlock", "docker", "healthcheck", "--user",
+                 "65532:65532", "/tmp/x")
+    check(p.returncode != 0 and "no gateway answers on /tmp/x" in p.stderr,
+          f"a healthcheck on a missing socket: exit {p.returncode} {p.stderr}")
+    # Docker runs it as root: never asked as root.
+    p = env.exec("airlock-gw-web", "/usr/bin/airlock", "docker", "healthcheck",
+                 "/run/airlock/control.sock")
+    check(p.returncode != 0 and "running as root: give --user UID:GID" in p.stderr,
+          f"a healthcheck as root: exit {p.returncode} {p.stderr}")
     # Dual-homed: the internal network at SUBNET.2, and the egress network.
     nets = c["NetworkSettings"]["Networks"]
     check(set(nets) == {"airlock-int-web", "airlock-egress"}, f"networks {sorted(nets)}")
